@@ -1,0 +1,53 @@
+"""FastAPI app factory. The engine is made in the lifespan, at process start, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from api.errors import install_error_handlers
+from api.routers import health
+from core import db
+from core.config import Settings, get_settings
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids (`tickets-list`): the portal's generated client is named by them."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None, *, manage_engine: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_engine:
+            db.init_engine("api", settings=settings)
+        try:
+            yield
+        finally:
+            if manage_engine:
+                await db.dispose_engine()
+
+    app = FastAPI(
+        title="IT Service Desk API",
+        version="0.1.0",
+        description="Tickets, mail log and operations for the email-first IT service desk.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

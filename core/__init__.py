@@ -1,0 +1,1 @@
+"""The shared heart of the service desk: config, database, models and domain services."""

@@ -1,0 +1,120 @@
+"""One place for every setting, read from the environment or a `.env` file.
+
+The env names are the ones the original README promised (DATABASE_URL, JWT_SECRET, STORAGE_BACKEND,
+OBJECT_STORAGE_*, SMTP_*, APP_BASE_URL, ...); `infra/.env.example` documents each of them and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_JWT_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-insecure-secret"})
+DEFAULT_DEV_JWT_SECRET = "dev-insecure-secret"  # noqa: S105 - refused in production
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at the psycopg 3 driver (Heroku-style `postgres://` too)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- general -------------------------------------------------------------------------
+    env: Literal["dev", "test", "production"] = Field(default="dev", alias="APP_ENV")
+    app_base_url: str = "http://localhost:3000"
+    log_level: str = "INFO"
+
+    # --- database ------------------------------------------------------------------------
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/servicedesk"
+    database_pool_size: int = 10
+
+    # --- API -----------------------------------------------------------------------------
+    api_port: int = 8000
+    web_port: int = 3000
+    jwt_secret: str = DEFAULT_DEV_JWT_SECRET
+    jwt_expires_min: int = 720
+    cors_origins: str = "http://localhost:3000"
+    next_public_api_base_url: str = "http://localhost:8000"
+
+    # --- attachments ---------------------------------------------------------------------
+    storage_backend: Literal["local", "object"] = "local"
+    local_upload_root: str = ".data/uploads"
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    object_storage_endpoint: str = "https://kr.object.ncloudstorage.com"
+    object_storage_region: str = "kr-standard"
+    object_storage_bucket: str = ""
+    object_storage_access_key: str = ""
+    object_storage_secret_key: str = ""
+    object_storage_profile: str = "default"
+    object_storage_path_style: bool = True
+    object_storage_presign_expires_sec: int = 600
+    aws_shared_credentials_dir: str = ""
+
+    # --- outbound mail (the institution's internal relay) --------------------------------
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "IT Service Desk <help@localhost>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    outbox_sink_dir: str = ".data/outbox"
+
+    # --- inbound mail (our SMTP listener) ------------------------------------------------
+    mailgateway_host: str = "0.0.0.0"  # noqa: S104 - the listener must be reachable by the campus MTA
+    mailgateway_port: int = 25
+    helpdesk_addresses: str = "help@localhost"
+    mail_max_bytes: int = 30 * 1024 * 1024
+    mailgateway_tls_cert: str = ""
+    mailgateway_tls_key: str = ""
+    mail_reply_token_secret: str = ""
+
+    # --- MIS user sync -------------------------------------------------------------------
+    mis_database_url: str = ""
+    mis_user_query: str = ""
+    mis_deactivate_missing: bool = False
+    mis_batch_size: int = 2000
+
+    @field_validator("database_url", "mis_database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        return normalise_database_url(value.strip())
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env == "production" and self.jwt_secret.strip().lower() in PLACEHOLDER_JWT_SECRETS:
+            raise ValueError(
+                "JWT_SECRET is a placeholder; set a long random value (e.g. `openssl rand -hex 32`)"
+            )
+        return self
+
+    @property
+    def helpdesk_address_list(self) -> list[str]:
+        return [a.strip().lower() for a in self.helpdesk_addresses.split(",") if a.strip()]
+
+    @property
+    def reply_address(self) -> str:
+        """The address notifications ask people to answer to: the first help address."""
+        return self.helpdesk_address_list[0]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def signing_secret(self) -> bytes:
+        """Key for reply tokens and local presigned URLs; falls back to JWT_SECRET."""
+        return (self.mail_reply_token_secret or self.jwt_secret).encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

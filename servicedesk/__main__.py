@@ -1,0 +1,3 @@
+from servicedesk.cli import app
+
+app(prog_name="servicedesk")

@@ -1,0 +1,207 @@
+"""The `servicedesk` command: one subcommand per process, plus the operator's tools.
+
+Process packages (api, mailgateway, scheduler) are imported inside the commands that start them, so
+`servicedesk migrate` never loads FastAPI or aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.config import get_settings
+from core.models import Locale, Role
+
+app = typer.Typer(
+    help="IT Service Desk: email-first helpdesk for university IT teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+async def _in_session(work):  # type: ignore[no-untyped-def]
+    from core import db
+
+    db.init_engine("cli")
+    try:
+        async with db.session_scope() as session:
+            return await work(session)
+    finally:
+        await db.dispose_engine()
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Upgrade the database to the latest schema (or to REVISION)."""
+    from core import migrate as migrations
+
+    migrations.upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="login and mail address")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    role: Annotated[Role, typer.Option(help="requester, agent or admin")] = Role.requester,
+    password: Annotated[str | None, typer.Option(help="omit for magic-link-only users")] = None,
+    locale: Annotated[Locale, typer.Option(help="ko or en")] = Locale.ko,
+) -> None:
+    """Create a user. An existing email is reported, not changed."""
+    from core.errors import Conflict, CoreError
+    from core.users import service
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return await service.create_user(
+            session, email=email, name=name, role=role, password=password, locale=locale
+        )
+
+    try:
+        user = asyncio.run(_in_session(work))
+    except Conflict as exc:
+        typer.echo(f"{exc.message}; nothing changed")
+        return
+    except CoreError as exc:
+        _fail(exc.message)
+    typer.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create demo teams, people and tickets (Korean and English). Safe to run twice."""
+    from core.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+    from core.demo import seed_demo as seed
+
+    result = asyncio.run(_in_session(seed))
+    typer.echo(f"demo data: {len(result.created)} created, {len(result.existing)} already there")
+    typer.echo(f"demo login: {DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="bind address")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int | None, typer.Option(help="port (default API_PORT, 8000)")] = None,
+) -> None:
+    """Serve the HTTP API (Swagger at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def run(
+    only: Annotated[
+        str | None, typer.Option(help="comma list of processes, e.g. api,mailgateway")
+    ] = None,
+) -> None:
+    """Start every process in one foreground supervisor; Ctrl-C stops them all."""
+    from servicedesk.processes import PROCESSES, available_processes, supervise
+
+    names = [n.strip() for n in only.split(",")] if only else available_processes()
+    unknown = [n for n in names if n not in PROCESSES]
+    if unknown:
+        _fail(f"unknown process {', '.join(unknown)}; known: {', '.join(PROCESSES)}")
+    raise typer.Exit(code=supervise(names, get_settings()))
+
+
+@app.command()
+def quickstart(
+    only: Annotated[str | None, typer.Option(help="comma list of processes")] = None,
+) -> None:
+    """The README's first command: embedded PostgreSQL if DATABASE_URL is unset, migrate, seed,
+    then run everything."""
+    from core import migrate as migrations
+    from servicedesk import devdb
+    from servicedesk.processes import PROJECT_DIR, available_processes, supervise
+
+    embedded = None
+    if not os.environ.get("DATABASE_URL") and not _dotenv_has("DATABASE_URL"):
+        embedded = devdb.from_env(PROJECT_DIR)
+        typer.echo("DATABASE_URL is not set: starting an embedded PostgreSQL under .data/ ...")
+        os.environ["DATABASE_URL"] = embedded.start()
+    os.environ.setdefault("MAILGATEWAY_PORT", "2525")
+    get_settings.cache_clear()
+    settings = get_settings()
+    try:
+        migrations.upgrade(settings.database_url)
+        seed_demo()
+        names = [n.strip() for n in only.split(",")] if only else available_processes()
+        _print_urls(names, settings)
+        code = supervise(names, settings, env={"DATABASE_URL": settings.database_url})
+    finally:
+        if embedded is not None:
+            typer.echo("stopping the embedded PostgreSQL ...")
+            embedded.stop()
+    raise typer.Exit(code=code)
+
+
+def _dotenv_has(name: str) -> bool:
+    env_file = Path(".env")
+    if not env_file.exists():
+        return False
+    return any(
+        line.split("=", 1)[0].strip() == name
+        for line in env_file.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
+
+
+def _print_urls(names: list[str], settings) -> None:  # type: ignore[no-untyped-def]
+    typer.echo("")
+    typer.echo("  IT Service Desk is starting:")
+    if "web" in names:
+        typer.echo(f"    Web portal   http://localhost:{settings.web_port}")
+    if "api" in names:
+        typer.echo(f"    API          http://localhost:{settings.api_port}")
+        typer.echo(f"    Swagger      http://localhost:{settings.api_port}/docs")
+    if "mailgateway" in names:
+        typer.echo(
+            f"    SMTP         localhost:{settings.mailgateway_port} (help addresses: "
+            f"{settings.helpdesk_addresses})"
+        )
+    typer.echo(f"    Database     {settings.database_url}")
+    typer.echo("  Press Ctrl-C to stop.")
+    typer.echo("")
+
+
+devdb_app = typer.Typer(help="The embedded PostgreSQL used when DATABASE_URL is unset.")
+app.add_typer(devdb_app, name="devdb")
+
+
+@devdb_app.command("start")
+def devdb_start() -> None:
+    """Start the embedded PostgreSQL and print its URL."""
+    from servicedesk import devdb
+    from servicedesk.processes import PROJECT_DIR
+
+    typer.echo(devdb.from_env(PROJECT_DIR).start())
+
+
+@devdb_app.command("stop")
+def devdb_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    from servicedesk import devdb
+    from servicedesk.processes import PROJECT_DIR
+
+    devdb.from_env(PROJECT_DIR).stop()
+    typer.echo("stopped")
