@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     jwt_expires_min: int = 720
     cors_origins: str = "http://localhost:3000"
     next_public_api_base_url: str = "http://localhost:8000"
+    # Public base URL of this API; local-storage "presigned" URLs point here.
+    api_public_url: str = "http://localhost:8000"
 
     # --- attachments ---------------------------------------------------------------------
     storage_backend: Literal["local", "object"] = "local"
