@@ -5,6 +5,7 @@ Use `get_storage()` for the configured backend and `new_storage_key()` for every
 
 from core.storage.base import (
     ObjectInfo,
+    ObjectTooLarge,
     PresignedUpload,
     Storage,
     StoredObject,
@@ -17,6 +18,7 @@ from core.storage.factory import get_storage
 
 __all__ = [
     "ObjectInfo",
+    "ObjectTooLarge",
     "PresignedUpload",
     "Storage",
     "StoredObject",

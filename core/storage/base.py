@@ -27,6 +27,16 @@ MAX_KEY_LENGTH = 255
 PutData = bytes | AsyncIterator[bytes] | BinaryIO
 
 
+class ObjectTooLarge(Invalid):
+    """The data exceeds the size limit it was given (HTTP 413, SMTP 552 at the edges)."""
+
+    code = "too_large"
+
+
+def too_large(max_bytes: int) -> ObjectTooLarge:
+    return ObjectTooLarge("file too large", detail=f"the file is larger than {max_bytes} bytes")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     key: str

@@ -32,16 +32,13 @@ from core.storage.base import (
     StoredObject,
     content_disposition,
     normalise_content_type,
+    too_large,
     validate_key,
 )
 
 # The API route that serves local "presigned" URLs (api/routers/storage_local.py).
 LOCAL_ROUTE_PREFIX = "/api/v1/storage/local"
 _CHUNK = 1024 * 1024
-
-
-def _too_large(max_bytes: int) -> Invalid:
-    return Invalid("file too large", detail=f"the file is larger than {max_bytes} bytes")
 
 
 class _Writer:
@@ -58,7 +55,7 @@ class _Writer:
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.max_bytes is not None and self.size > self.max_bytes:
-            raise _too_large(self.max_bytes)
+            raise too_large(self.max_bytes)
         self.digest.update(chunk)
         view = memoryview(chunk)
         while view:
@@ -141,7 +138,7 @@ class LocalStorage(Storage):
         content_type = normalise_content_type(content_type)
         is_bytes = isinstance(data, bytes | bytearray | memoryview)
         if is_bytes and max_bytes is not None and len(data) > max_bytes:  # type: ignore[arg-type]
-            raise _too_large(max_bytes)
+            raise too_large(max_bytes)
         writer = await asyncio.to_thread(_Writer, path.parent, path.name, max_bytes)
         try:
             if isinstance(data, bytes | bytearray | memoryview):
