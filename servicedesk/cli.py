@@ -205,3 +205,38 @@ def devdb_stop() -> None:
 
     devdb.from_env(PROJECT_DIR).stop()
     typer.echo("stopped")
+
+
+storage_app = typer.Typer(help="Attachment storage (STORAGE_BACKEND local or object).")
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("check")
+def storage_check() -> None:
+    """Write, read, presign PUT+GET over HTTP and delete a test object; one line says what fails."""
+    from core.errors import CoreError
+    from core.storage.check import (
+        StorageCheckFailed,
+        check_storage,
+        describe_target,
+        storage_for_check,
+    )
+
+    settings = get_settings()
+    where = describe_target(settings)
+
+    async def work():  # type: ignore[no-untyped-def]
+        storage = storage_for_check(settings)
+        try:
+            return await check_storage(storage, where=where)
+        finally:
+            await storage.close()
+
+    prefix = f"storage check failed ({settings.storage_backend} backend)"
+    try:
+        report = asyncio.run(work())
+    except (StorageCheckFailed, CoreError) as exc:
+        _fail(f"{prefix}: {exc}")
+    except Exception as exc:  # an unforeseen failure still gets one line, not a traceback
+        _fail(f"{prefix}: {type(exc).__name__}: {exc}")
+    typer.echo(f"OK: {report.backend} storage at {where}: {', '.join(report.steps)}")
