@@ -1,16 +1,26 @@
 import type { Metadata } from "next";
+import { cookies } from "next/headers";
 import "pretendard/dist/web/variable/pretendardvariable-dynamic-subset.css";
+import { LOCALE_COOKIE, parseLocale } from "@/lib/i18n/locales";
+import { apiBaseUrl } from "@/lib/runtime-config";
 import "./globals.css";
+import { Providers } from "./providers";
 
 export const metadata: Metadata = {
-  title: { default: "IT 서비스 데스크", template: "%s · IT 서비스 데스크" },
+  title: { default: "IT 서비스 데스크 · IT Service Desk", template: "%s · IT Service Desk" },
   description: "Email-first IT service desk",
 };
 
-export default function RootLayout({ children }: LayoutProps<"/">) {
+export default async function RootLayout({ children }: LayoutProps<"/">) {
+  // Reading the cookie renders every page per request, so the API base below is the runtime one.
+  const locale = parseLocale((await cookies()).get(LOCALE_COOKIE)?.value);
   return (
-    <html lang="ko" className="h-full">
-      <body className="min-h-full flex flex-col">{children}</body>
+    <html lang={locale} className="h-full">
+      <body className="min-h-full flex flex-col">
+        <Providers apiBase={apiBaseUrl()} locale={locale}>
+          {children}
+        </Providers>
+      </body>
     </html>
   );
 }
