@@ -112,6 +112,7 @@ class OutboundStatus(StrEnum):
 
 
 class JobRunStatus(StrEnum):
+    queued = "queued"  # "run now" from the API: the scheduler leader picks it up within a tick
     running = "running"
     succeeded = "succeeded"
     failed = "failed"

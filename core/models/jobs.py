@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,9 @@ class JobRun(Base):
         enum_check("trigger", JobTrigger),
         Index("ix_job_runs_job_started", "job_id", text("started_at DESC")),
         Index("ix_job_runs_started", "started_at"),
+        # One run per scheduled tick, whichever scheduler replica claims it first.
+        UniqueConstraint("job_id", "scheduled_for"),
+        Index("ix_job_runs_queued", "id", postgresql_where=text("status = 'queued'")),
     )
 
     id: Mapped[int] = id_column()
@@ -39,3 +42,8 @@ class JobRun(Base):
     log: Mapped[str] = mapped_column(Text, server_default="")
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(255))
+    # The tick a scheduled run belongs to (null for manual and CLI runs).
+    scheduled_for: Mapped[datetime | None]
+    requested_by_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )

@@ -76,6 +76,12 @@ class Ticket(Base):
             "resolution_due_at",
             postgresql_where=text("resolved_at IS NULL AND sla_paused_at IS NULL"),
         ),
+        # The SLA scan's only entry point: tickets whose next reminder or breach is due.
+        Index(
+            "ix_tickets_sla_next_check",
+            "sla_next_check_at",
+            postgresql_where=text("sla_next_check_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = id_column()
@@ -121,6 +127,10 @@ class Ticket(Base):
     sla_elapsed_business_seconds: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     first_response_breached_at: Mapped[datetime | None]
     resolution_breached_at: Mapped[datetime | None]
+    # Start of the running SLA segment (null while paused or stopped).
+    sla_clock_started_at: Mapped[datetime | None]
+    # When the SLA scan must next look at this ticket (a reminder or a breach); null: never.
+    sla_next_check_at: Mapped[datetime | None]
 
 
 class TicketParticipant(Base):
