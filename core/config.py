@@ -84,6 +84,39 @@ class Settings(BaseSettings):
     mis_user_query: str = ""
     mis_deactivate_missing: bool = False
     mis_batch_size: int = 2000
+    # Instead of MIS_USER_QUERY: a table and "field=COLUMN" pairs (fields: external_id, email,
+    # name, department, phone, active), e.g. "external_id=EMP_NO,email=MAIL,name=KOR_NM".
+    mis_user_table: str = ""
+    mis_user_columns: str = ""
+    # Refuse to deactivate more than this share of MIS-linked users in one run (a broken query
+    # that returns nobody must not lock everyone out).
+    mis_deactivate_max_percent: float = 10.0
+
+    # --- scheduler -------------------------------------------------------------------------
+    scheduler_timezone: str = "Asia/Seoul"
+    # How often a standby tries to take the leader lock and the leader picks up "run now" requests.
+    scheduler_tick_seconds: float = 5.0
+    scheduler_misfire_grace_seconds: int = 60
+    # Every scheduler replica also runs the outbound mail sender loop unless this is false.
+    scheduler_run_mailsender: bool = True
+    scheduler_sla_scan_seconds: float = 60.0
+    # Cron expressions (minute hour day month weekday) in SCHEDULER_TIMEZONE; empty disables.
+    scheduler_user_sync_cron: str = "0 4 * * *"
+    scheduler_housekeeping_cron: str = "30 3 * * *"
+    scheduler_auto_close_cron: str = "15 * * * *"
+
+    # --- SLA -----------------------------------------------------------------------------
+    # The calendar of policies without one: Monday-Friday 09:00-18:00 with Korean holidays.
+    sla_default_timezone: str = "Asia/Seoul"
+    sla_scan_batch_size: int = 500
+
+    # --- housekeeping --------------------------------------------------------------------
+    housekeeping_raw_mail_retention_days: int = 90
+    housekeeping_stale_upload_hours: int = 24
+    # Resolved tickets close after this many days without a reply; 0 disables.
+    housekeeping_auto_close_days: int = 7
+    housekeeping_batch_size: int = 1000
+    job_run_retention_days: int = 90
 
     @field_validator("database_url", "mis_database_url")
     @classmethod
