@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.attachments import service
 from core.errors import Conflict, Invalid, NotFound
 from core.models import Attachment, AttachmentStatus, User
-from core.storage import ObjectTooLarge, new_storage_key
+from core.storage import ObjectTooLarge, PresignedUpload, new_storage_key
 from tests.storage.conftest import MAX_BYTES, Backend
 
 KOREAN_NAME = "보고서 최종(2).hwp"
@@ -44,6 +44,27 @@ def filename_star(disposition: str) -> str:
     match = re.search(r"filename\*=UTF-8''([^;\s]+)", disposition)
     assert match, disposition
     return unquote(match.group(1), encoding="utf-8", errors="strict")
+
+
+async def begin(
+    backend: Backend, session: AsyncSession, uploader: User, filename: str, size: int, ctype: str
+) -> tuple[Attachment, PresignedUpload]:
+    return await service.begin_upload(
+        session,
+        uploader_id=uploader.id,
+        filename=filename,
+        size=size,
+        content_type=ctype,
+        settings=backend.settings,
+    )
+
+
+async def complete(
+    backend: Backend, session: AsyncSession, attachment: Attachment, uploader_id: int
+) -> Attachment:
+    return await service.complete_upload(
+        session, attachment_id=attachment.id, uploader_id=uploader_id, settings=backend.settings
+    )
 
 
 # --- put / get / stream / head / delete ---------------------------------------------------------
@@ -139,14 +160,7 @@ async def test_presigned_put_then_get_over_http(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
     data = "한글 HWP 문서 내용".encode() * 500
-    attachment, upload = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename=KOREAN_NAME,
-        size=len(data),
-        content_type=HWP,
-        settings=backend.settings,
-    )
+    attachment, upload = await begin(backend, session, uploader, KOREAN_NAME, len(data), HWP)
     assert attachment.status == AttachmentStatus.pending
     assert attachment.filename == KOREAN_NAME
     assert KOREAN_NAME not in attachment.storage_key and "보고서" not in upload.url
@@ -157,12 +171,7 @@ async def test_presigned_put_then_get_over_http(
         response = await http.put(upload.url, content=data, headers=upload.headers)
         assert response.status_code == 200, response.text
 
-        done = await service.complete_upload(
-            session,
-            attachment_id=attachment.id,
-            uploader_id=uploader.id,
-            settings=backend.settings,
-        )
+        done = await complete(backend, session, attachment, uploader.id)
         assert done.status == AttachmentStatus.stored
         assert done.sha256 == hashlib.sha256(data).hexdigest()
         assert done.completed_at is not None
@@ -181,36 +190,18 @@ async def test_presigned_put_then_get_over_http(
 async def test_completing_twice_is_harmless(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    attachment, upload = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="a.txt",
-        size=3,
-        content_type="text/plain",
-        settings=backend.settings,
-    )
+    attachment, upload = await begin(backend, session, uploader, "a.txt", 3, "text/plain")
     async with httpx.AsyncClient() as http:
         assert (await http.put(upload.url, content=b"abc", headers=upload.headers)).is_success
-    first = await service.complete_upload(
-        session, attachment_id=attachment.id, uploader_id=uploader.id, settings=backend.settings
-    )
-    again = await service.complete_upload(
-        session, attachment_id=attachment.id, uploader_id=uploader.id, settings=backend.settings
-    )
+    first = await complete(backend, session, attachment, uploader.id)
+    again = await complete(backend, session, attachment, uploader.id)
     assert first.id == again.id and again.status == AttachmentStatus.stored
 
 
 async def test_size_mismatch_is_refused_at_completion_and_the_object_deleted(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    attachment, upload = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="log.txt",
-        size=100,
-        content_type="text/plain",
-        settings=backend.settings,
-    )
+    attachment, upload = await begin(backend, session, uploader, "log.txt", 100, "text/plain")
     # Fewer bytes than declared: the local endpoint allows up to the declared size, and moto does
     # not enforce the signed Content-Length, so completion is what must catch it.
     async with httpx.AsyncClient() as http:
@@ -219,9 +210,7 @@ async def test_size_mismatch_is_refused_at_completion_and_the_object_deleted(
     assert await backend.storage.head(attachment.storage_key) is not None
 
     with pytest.raises(Invalid, match="size mismatch"):
-        await service.complete_upload(
-            session, attachment_id=attachment.id, uploader_id=uploader.id, settings=backend.settings
-        )
+        await complete(backend, session, attachment, uploader.id)
     assert await backend.storage.head(attachment.storage_key) is None
     await session.refresh(attachment)
     assert attachment.status == AttachmentStatus.pending
@@ -230,51 +219,25 @@ async def test_size_mismatch_is_refused_at_completion_and_the_object_deleted(
 async def test_completion_without_upload_is_refused(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    attachment, _ = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="a.png",
-        size=10,
-        content_type="image/png",
-        settings=backend.settings,
-    )
+    attachment, _ = await begin(backend, session, uploader, "a.png", 10, "image/png")
     with pytest.raises(Invalid, match="not uploaded"):
-        await service.complete_upload(
-            session, attachment_id=attachment.id, uploader_id=uploader.id, settings=backend.settings
-        )
+        await complete(backend, session, attachment, uploader.id)
 
 
 async def test_only_the_uploader_can_complete(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    attachment, _ = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="a.png",
-        size=10,
-        content_type="image/png",
-        settings=backend.settings,
-    )
+    attachment, _ = await begin(backend, session, uploader, "a.png", 10, "image/png")
     with pytest.raises(NotFound):
-        await service.complete_upload(
-            session,
-            attachment_id=attachment.id,
-            uploader_id=uploader.id + 1,
-            settings=backend.settings,
-        )
+        await complete(backend, session, attachment, uploader.id + 1)
 
 
 async def test_oversize_is_refused_before_anything_is_issued(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
     with pytest.raises(ObjectTooLarge):
-        await service.begin_upload(
-            session,
-            uploader_id=uploader.id,
-            filename="big.iso",
-            size=MAX_BYTES + 1,
-            content_type="application/octet-stream",
-            settings=backend.settings,
+        await begin(
+            backend, session, uploader, "big.iso", MAX_BYTES + 1, "application/octet-stream"
         )
     with pytest.raises(ObjectTooLarge):
         await service.store_bytes(
@@ -329,14 +292,7 @@ async def test_korean_filename_round_trips_through_content_disposition(
 async def test_pending_download_is_refused(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    attachment, _ = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="a.txt",
-        size=1,
-        content_type="text/plain",
-        settings=backend.settings,
-    )
+    attachment, _ = await begin(backend, session, uploader, "a.txt", 1, "text/plain")
     with pytest.raises(NotFound):
         await service.download_url(attachment, settings=backend.settings)
 
@@ -344,22 +300,8 @@ async def test_pending_download_is_refused(
 async def test_stale_uploads_are_found_and_discarded(
     backend: Backend, session: AsyncSession, uploader: User
 ) -> None:
-    stale, upload = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="old.txt",
-        size=3,
-        content_type="text/plain",
-        settings=backend.settings,
-    )
-    fresh, _ = await service.begin_upload(
-        session,
-        uploader_id=uploader.id,
-        filename="new.txt",
-        size=3,
-        content_type="text/plain",
-        settings=backend.settings,
-    )
+    stale, upload = await begin(backend, session, uploader, "old.txt", 3, "text/plain")
+    fresh, _ = await begin(backend, session, uploader, "new.txt", 3, "text/plain")
     stored = await service.store_bytes(
         session,
         data=b"abc",
