@@ -27,7 +27,7 @@ export type TicketQuery = {
   status?: string;
   priority?: string;
   assignee?: string;
-  team?: number;
+  team?: number | string;
   requester?: number;
   category?: number;
   q?: string;
