@@ -3,8 +3,9 @@
 The upload flow (original README): (1) `begin_upload` records a pending row and issues a presigned
 PUT bound to the declared size and content type; (2) the client uploads directly to storage;
 (3) `complete_upload` HEADs the object and accepts it only if it exists and its size matches,
-recording its sha256; (4) `download_url` issues a short-lived presigned GET — the caller checks the
-permission first. Uploads never completed stay pending and are found by `find_stale_uploads`.
+then reads it once to record its sha256; (4) `download_url` issues a short-lived presigned
+GET — the caller checks the permission first. Uploads never completed stay pending and are
+found by `find_stale_uploads`.
 
 Services only flush; the process commits. Storage keys are random (`new_storage_key`); the user's
 filename is only ever stored in the row and sent back in Content-Disposition.
@@ -113,14 +114,12 @@ async def complete_upload(
             detail=f"declared {attachment.size} bytes but {info.size} were uploaded; "
             "the upload was discarded",
         )
-    sha256 = info.sha256
-    if sha256 is None:
-        # Uploaded straight to object storage: nobody has hashed it yet. Read it once (at most
-        # ATTACHMENT_MAX_BYTES) so every stored object has its sha256 recorded.
-        sha256, counted = await _hash_object(storage, attachment.storage_key)
-        if counted != attachment.size:
-            await storage.delete(attachment.storage_key)
-            raise Invalid("size mismatch", detail="the object changed while it was verified")
+    # Read it once (at most ATTACHMENT_MAX_BYTES) and hash what is really there: a sha256 in the
+    # object's metadata could have been set by the uploading client, so it is not trusted.
+    sha256, counted = await _hash_object(storage, attachment.storage_key)
+    if counted != attachment.size:
+        await storage.delete(attachment.storage_key)
+        raise Invalid("size mismatch", detail="the object changed while it was verified")
     attachment.sha256 = sha256
     attachment.status = AttachmentStatus.stored.value
     attachment.completed_at = datetime.now(UTC)
