@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ import httpx
 import pytest
 import uvicorn
 from botocore.config import Config
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
+from core.models import User
 from core.storage import Storage, get_storage
 
 BUCKET = "servicedesk-test"
@@ -165,6 +168,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     else:
         settings = request.getfixturevalue("object_settings")
     return Backend(name=request.param, settings=settings, storage=get_storage(settings))
+
+
+@pytest.fixture
+async def uploader(session: AsyncSession) -> User:
+    user = User(email=f"u{uuid.uuid4().hex[:8]}@test.ac.kr", name="업로더")
+    session.add(user)
+    await session.flush()
+    return user
 
 
 def files_under(directory: Path) -> set[str]:

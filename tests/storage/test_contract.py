@@ -7,7 +7,6 @@ import hashlib
 import io
 import re
 import unicodedata
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import unquote
@@ -30,14 +29,6 @@ HWP = "application/x-hwp"
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
     for part in parts:
         yield part
-
-
-@pytest.fixture
-async def uploader(session: AsyncSession) -> User:
-    user = User(email=f"u{uuid.uuid4().hex[:8]}@test.ac.kr", name="업로더")
-    session.add(user)
-    await session.flush()
-    return user
 
 
 def filename_star(disposition: str) -> str:

@@ -3,15 +3,20 @@ profile, SigV4 presigned URLs that bind Content-Type and Content-Length."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.attachments import service
 from core.config import Settings
 from core.errors import Unavailable
+from core.models import User
 from core.storage import new_storage_key
 from core.storage.s3 import ObjectStorage
+from tests.storage.conftest import BUCKET, MotoServer
 
 
 def _file_settings(object_settings: Settings, directory: Path, profile: str) -> Settings:
@@ -69,3 +74,23 @@ async def test_presigned_put_is_sigv4_and_binds_type_and_length(object_settings:
     assert int(params["X-Amz-Expires"]) == object_settings.object_storage_presign_expires_sec
     assert httpx.URL(upload.url).path.startswith(f"/{object_settings.object_storage_bucket}/")
     await storage.close()
+
+
+async def test_completion_hashes_the_bytes_not_the_clients_metadata(
+    object_settings: Settings, moto: MotoServer, session: AsyncSession, uploader: User
+) -> None:
+    attachment, _ = await service.begin_upload(
+        session,
+        uploader_id=uploader.id,
+        filename="a.bin",
+        size=4,
+        content_type="application/octet-stream",
+        settings=object_settings,
+    )
+    moto.client().put_object(  # as a client could: its own x-amz-meta-sha256
+        Bucket=BUCKET, Key=attachment.storage_key, Body=b"real", Metadata={"sha256": "0" * 64}
+    )
+    done = await service.complete_upload(
+        session, attachment_id=attachment.id, uploader_id=uploader.id, settings=object_settings
+    )
+    assert done.sha256 == hashlib.sha256(b"real").hexdigest()
