@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     mailgateway_tls_cert: str = ""
     mailgateway_tls_key: str = ""
     mail_reply_token_secret: str = ""
+    # Pipeline (core/inbound, mailgateway/worker.py).
+    mailgateway_inprocess_workers: bool = True
+    mail_workers: int = 4
+    mail_max_attempts: int = 5
+    mail_retry_base_seconds: int = 30
+    mail_lease_seconds: int = 300
+    mail_reopen_window_days: int = 14
+    mail_sender_rate_limit: int = 60
+    mail_max_recipients: int = 50
+    mail_inflight_bytes: int = 256 * 1024 * 1024
 
     # --- MIS user sync -------------------------------------------------------------------
     mis_database_url: str = ""

@@ -109,6 +109,52 @@ def api(
 
 
 @app.command()
+def mailgateway(
+    host: Annotated[str | None, typer.Option(help="bind address (MAILGATEWAY_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (MAILGATEWAY_PORT)")] = None,
+    workers: Annotated[
+        bool | None,
+        typer.Option(
+            "--workers/--no-workers",
+            help="run pipeline workers in this process (default MAILGATEWAY_INPROCESS_WORKERS)",
+        ),
+    ] = None,
+) -> None:
+    """Receive mail over SMTP and (unless --no-workers) turn it into tickets."""
+    from mailgateway.main import serve
+
+    settings = get_settings()
+    overrides = {
+        k: v for k, v in (("mailgateway_host", host), ("mailgateway_port", port)) if v is not None
+    }
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    in_process = settings.mailgateway_inprocess_workers if workers is None else workers
+    _logging(settings)
+    asyncio.run(serve(settings, workers=in_process))
+
+
+@app.command()
+def mailworker() -> None:
+    """Only the mail pipeline workers (extra capacity beside `servicedesk mailgateway`)."""
+    from mailgateway.main import work
+
+    settings = get_settings()
+    _logging(settings)
+    asyncio.run(work(settings))
+
+
+def _logging(settings) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # aiosmtpd logs every SMTP command at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+@app.command()
 def run(
     only: Annotated[
         str | None, typer.Option(help="comma list of processes, e.g. api,mailgateway")

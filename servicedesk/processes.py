@@ -25,6 +25,8 @@ class ProcessSpec:
     name: str
     argv: Callable[[Settings], list[str]]
     available: Callable[[], bool] = lambda: True
+    # False: started only when named (`servicedesk run --only mailworker`), not by default.
+    default: bool = True
 
 
 def _servicedesk(*args: str) -> list[str]:
@@ -42,11 +44,13 @@ def _web_argv(settings: Settings) -> list[str]:
 
 PROCESSES: dict[str, ProcessSpec] = {
     "api": ProcessSpec("api", lambda s: _servicedesk("api", "--port", str(s.api_port))),
+    "mailgateway": ProcessSpec("mailgateway", lambda s: _servicedesk("mailgateway")),
+    "mailworker": ProcessSpec("mailworker", lambda s: _servicedesk("mailworker"), default=False),
 }
 
 
 def available_processes() -> list[str]:
-    return [name for name, spec in PROCESSES.items() if spec.available()]
+    return [name for name, spec in PROCESSES.items() if spec.default and spec.available()]
 
 
 def supervise(names: list[str], settings: Settings, *, env: dict[str, str] | None = None) -> int:

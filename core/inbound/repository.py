@@ -1,0 +1,289 @@
+"""All SQL of the inbound pipeline: storing received mail, claiming work, threading look-ups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from core.models import (
+    Comment,
+    InboundMessage,
+    InboundStatus,
+    OutboundEmail,
+    Team,
+    Ticket,
+    TicketParticipant,
+    User,
+)
+
+
+async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert many received mails in one statement; ids come back in the order given."""
+    if not rows:
+        return []
+    result = await session.execute(
+        insert(InboundMessage).returning(InboundMessage.id, sort_by_parameter_order=True),
+        list(rows),
+    )
+    return [row[0] for row in result]
+
+
+_CLAIM = text(
+    """
+    WITH picked AS (
+        SELECT id FROM inbound_messages
+        WHERE status IN ('received', 'processing')
+          AND next_attempt_at <= now()
+          AND (status = 'received' OR locked_until < now())
+        ORDER BY next_attempt_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE inbound_messages AS m
+       SET status = 'processing',
+           attempts = m.attempts + 1,
+           locked_until = now() + make_interval(secs => :lease)
+      FROM picked
+     WHERE m.id = picked.id
+    RETURNING m.id, m.attempts
+    """
+)
+
+
+async def claim(session: AsyncSession, *, limit: int, lease_seconds: int) -> list[tuple[int, int]]:
+    """Claim up to `limit` due messages (received, or processing with an expired lease: a worker
+    died) for this worker: (id, attempt number). Several workers never claim the same row."""
+    result = await session.execute(_CLAIM, {"limit": limit, "lease": lease_seconds})
+    return [(row[0], row[1]) for row in result]
+
+
+async def lock_claimed(
+    session: AsyncSession, *, message_id: int, attempt: int
+) -> InboundMessage | None:
+    """The row, locked for this transaction, if it is still ours (same attempt, still processing).
+    A worker whose lease ran out and was reclaimed by another finds None and stops."""
+    return await session.scalar(
+        select(InboundMessage)
+        .where(
+            InboundMessage.id == message_id,
+            InboundMessage.status == InboundStatus.processing.value,
+            InboundMessage.attempts == attempt,
+        )
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def get(
+    session: AsyncSession, message_id: int, *, for_update: bool = False
+) -> InboundMessage | None:
+    statement = select(InboundMessage).where(InboundMessage.id == message_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement.execution_options(populate_existing=True))
+
+
+async def set_retry(
+    session: AsyncSession, *, message_id: int, attempt: int, delay_seconds: float, reason: str
+) -> bool:
+    result = await session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == message_id,
+            InboundMessage.status == InboundStatus.processing.value,
+            InboundMessage.attempts == attempt,
+        )
+        .values(
+            status=InboundStatus.received.value,
+            next_attempt_at=func.now() + timedelta(seconds=delay_seconds),
+            locked_until=None,
+            reason=reason,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def set_final(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    attempt: int | None,
+    status: str,
+    reason: str | None,
+) -> bool:
+    statement = update(InboundMessage).where(InboundMessage.id == message_id)
+    if attempt is not None:
+        statement = statement.where(
+            InboundMessage.status == InboundStatus.processing.value,
+            InboundMessage.attempts == attempt,
+        )
+    result = await session.execute(
+        statement.values(
+            status=status,
+            reason=reason,
+            locked_until=None,
+            processed_at=func.clock_timestamp(),
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def stuck_over_attempts(
+    session: AsyncSession, *, max_attempts: int, limit: int = 100
+) -> list[InboundMessage]:
+    """Messages whose worker died `max_attempts` times (lease expired each time)."""
+    result = await session.scalars(
+        select(InboundMessage)
+        .where(
+            InboundMessage.status == InboundStatus.processing.value,
+            InboundMessage.locked_until < func.now(),
+            InboundMessage.attempts >= max_attempts,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)
+
+
+async def xact_lock(session: AsyncSession, key: str) -> None:
+    """Serialise work on one key (a Message-ID) until this transaction ends."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def comment_by_message_id(session: AsyncSession, message_id: str) -> Comment | None:
+    return await session.scalar(select(Comment).where(Comment.message_id == message_id).limit(1))
+
+
+async def earlier_copy(
+    session: AsyncSession, *, exclude_id: int, message_id: str | None, raw_sha256: str
+) -> InboundMessage | None:
+    """An earlier inbound copy of the same mail that already became (part of) a ticket."""
+    condition = (
+        InboundMessage.message_id == message_id
+        if message_id
+        else InboundMessage.raw_sha256 == raw_sha256
+    )
+    return await session.scalar(
+        select(InboundMessage)
+        .where(
+            condition,
+            InboundMessage.id != exclude_id,
+            InboundMessage.status == InboundStatus.processed.value,
+            InboundMessage.comment_id.is_not(None),
+        )
+        .order_by(InboundMessage.id)
+        .limit(1)
+    )
+
+
+async def count_from_sender(
+    session: AsyncSession, *, address: str, since: datetime, before_id: int
+) -> int:
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(
+                # from_address is stored lowercased: the (from_address, received_at) index serves.
+                InboundMessage.from_address == address.lower(),
+                InboundMessage.received_at >= since,
+                InboundMessage.id < before_id,
+            )
+        )
+        or 0
+    )
+
+
+async def ticket_ids_for_message_ids(session: AsyncSession, message_ids: list[str]) -> list[int]:
+    """Tickets that own any of these Message-IDs: mail we sent, comments, thread starters.
+    Returned in the order of `message_ids` (the caller lists the most specific first)."""
+    if not message_ids:
+        return []
+    found: dict[str, int] = {}
+    outbound = await session.execute(
+        select(OutboundEmail.message_id, OutboundEmail.ticket_id).where(
+            OutboundEmail.message_id.in_(message_ids), OutboundEmail.ticket_id.is_not(None)
+        )
+    )
+    comments = await session.execute(
+        select(Comment.message_id, Comment.ticket_id).where(Comment.message_id.in_(message_ids))
+    )
+    threads = await session.execute(
+        select(Ticket.thread_message_id, Ticket.id).where(Ticket.thread_message_id.in_(message_ids))
+    )
+    for rows in (outbound, comments, threads):
+        for mid, ticket_id in rows:
+            if mid is not None and ticket_id is not None:
+                found.setdefault(mid, ticket_id)
+    return [found[mid] for mid in message_ids if mid in found]
+
+
+async def outbound_ticket_id(session: AsyncSession, message_id: str) -> int | None:
+    return await session.scalar(
+        select(OutboundEmail.ticket_id).where(OutboundEmail.message_id == message_id).limit(1)
+    )
+
+
+async def team_by_addresses(session: AsyncSession, addresses: list[str]) -> Team | None:
+    if not addresses:
+        return None
+    return await session.scalar(
+        select(Team).where(func.lower(Team.email).in_([a.lower() for a in addresses])).limit(1)
+    )
+
+
+async def team_addresses(session: AsyncSession) -> list[str]:
+    result = await session.scalars(select(Team.email).where(Team.email.is_not(None)))
+    return [str(e).lower() for e in result if e]
+
+
+async def is_participant(session: AsyncSession, *, ticket_id: int, user_id: int) -> bool:
+    return (
+        await session.scalar(
+            select(TicketParticipant.user_id).where(
+                TicketParticipant.ticket_id == ticket_id, TicketParticipant.user_id == user_id
+            )
+        )
+        is not None
+    )
+
+
+async def users_by_emails(session: AsyncSession, emails: list[str]) -> list[User]:
+    if not emails:
+        return []
+    result = await session.scalars(select(User).where(User.email.in_(emails)))
+    return list(result)
+
+
+async def list_messages(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    q: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[InboundMessage]:
+    statement = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(InboundMessage.status == status)
+    if before_id is not None:
+        statement = statement.where(InboundMessage.id < before_id)
+    if q:
+        pattern = f"%{q.strip()}%"
+        statement = statement.where(
+            or_(
+                InboundMessage.subject.ilike(pattern),
+                InboundMessage.from_address.ilike(pattern),
+                InboundMessage.mail_from.ilike(pattern),
+                InboundMessage.message_id.ilike(pattern),
+                InboundMessage.reason.ilike(pattern),
+            )
+        )
+    # The list never needs the raw bytes.
+    result = await session.scalars(statement.options(defer(InboundMessage.raw)))
+    return list(result)

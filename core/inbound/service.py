@@ -1,0 +1,165 @@
+"""Receiving and working the inbound queue; the rules both `mailgateway` and `mailworker` follow.
+
+Durability: the listener stores the raw bytes and the envelope in `inbound_messages` (bytea) and
+answers 250 only after that transaction commits. PostgreSQL rather than object storage, because
+one commit then makes the message durable: there is no second system whose write could succeed
+while the row's fails (or the reverse), and nothing to reconcile after a crash.
+
+The queue is the same table. A worker claims due rows with `FOR UPDATE SKIP LOCKED` (so any number
+of workers, in any number of processes, never take the same row), marks them `processing` with a
+lease (`locked_until`) and an attempt number, and commits; then it processes each in its own
+transaction, which first re-locks the row and checks the attempt number is still its own. A worker
+that dies mid-message leaves the row `processing`; when the lease expires the row is claimed again
+(attempt + 1), and after MAIL_MAX_ATTEMPTS such attempts it is quarantined. Errors (database,
+storage, a bug tripped by one odd mail) are retried with exponential backoff from
+MAIL_RETRY_BASE_SECONDS and quarantined with the error after MAIL_MAX_ATTEMPTS. Nothing stays
+`received` or `processing` for ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.inbound import pipeline, repository
+from core.models import InboundStatus
+
+logger = logging.getLogger(__name__)
+MAX_RETRY_DELAY_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """What the SMTP listener hands over: the envelope and the bytes exactly as received."""
+
+    mail_from: str
+    rcpt_to: list[str]
+    raw: bytes
+    peer: str | None = None
+    helo: str | None = None
+    received_at: datetime | None = None
+
+
+def _row(mail: ReceivedMail) -> dict[str, object]:
+    row: dict[str, object] = {
+        "mail_from": mail.mail_from[:998],
+        "rcpt_to": [r[:998] for r in mail.rcpt_to],
+        "peer": (mail.peer or None) and mail.peer[:128],
+        "helo": mail.helo,
+        "raw": mail.raw,
+        "raw_size": len(mail.raw),
+        "raw_sha256": hashlib.sha256(mail.raw).hexdigest(),
+        "status": InboundStatus.received.value,
+    }
+    if mail.received_at is not None:
+        row["received_at"] = mail.received_at
+        row["next_attempt_at"] = mail.received_at
+    return row
+
+
+async def receive(session: AsyncSession, mails: list[ReceivedMail]) -> list[int]:
+    """Record received mails (the caller commits, then answers 250); their ids in order."""
+    return await repository.insert_received(session, [_row(m) for m in mails])
+
+
+async def claim_batch(
+    session: AsyncSession, *, settings: Settings, limit: int
+) -> list[tuple[int, int]]:
+    """Quarantine messages whose workers kept dying, then claim up to `limit` due messages.
+    Returns (message id, attempt); the caller commits before processing them."""
+    for row in await repository.stuck_over_attempts(
+        session, max_attempts=settings.mail_max_attempts
+    ):
+        await repository.set_final(
+            session,
+            message_id=row.id,
+            attempt=None,
+            status=InboundStatus.quarantined.value,
+            reason=(
+                f"processing stopped {row.attempts} times without finishing (worker crash or "
+                f"timeout after {settings.mail_lease_seconds}s)"
+            ),
+        )
+    return await repository.claim(session, limit=limit, lease_seconds=settings.mail_lease_seconds)
+
+
+async def process_claimed(
+    session: AsyncSession, *, message_id: int, attempt: int, settings: Settings
+) -> pipeline.Outcome | None:
+    """Run the pipeline on a claimed message and record the verdict (the caller commits).
+    None when the claim is no longer ours (the lease expired and another worker took it)."""
+    inbound = await repository.lock_claimed(session, message_id=message_id, attempt=attempt)
+    if inbound is None:
+        return None
+    outcome = await pipeline.run(session, inbound, settings=settings)
+    await record_outcome(session, inbound_id=inbound.id, outcome=outcome, attempt=attempt)
+    return outcome
+
+
+async def record_outcome(
+    session: AsyncSession,
+    *,
+    inbound_id: int,
+    outcome: pipeline.Outcome,
+    attempt: int | None,
+    extra: dict[str, object] | None = None,
+) -> None:
+    inbound = await repository.get(session, inbound_id)
+    assert inbound is not None
+    facts = outcome.parse_result
+    inbound.message_id = facts.get("message_id") or inbound.message_id
+    inbound.subject = facts.get("subject") if facts.get("subject") is not None else inbound.subject
+    inbound.from_address = facts.get("from_address") or inbound.from_address
+    inbound.parse_result = {**facts, **(extra or {})}
+    inbound.ticket_id = outcome.ticket_id
+    inbound.comment_id = outcome.comment_id
+    await session.flush()
+    await repository.set_final(
+        session,
+        message_id=inbound_id,
+        attempt=attempt,
+        status=outcome.status.value,
+        reason=outcome.reason,
+    )
+    await session.refresh(inbound)
+
+
+def retry_delay(settings: Settings, attempt: int) -> float:
+    return float(
+        min(MAX_RETRY_DELAY_SECONDS, settings.mail_retry_base_seconds * 2 ** max(0, attempt - 1))
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    attempt: int,
+    error: BaseException,
+    settings: Settings,
+) -> str:
+    """After an exception: schedule a retry, or quarantine after MAIL_MAX_ATTEMPTS.
+    Returns the new status."""
+    description = f"{type(error).__name__}: {error}"[:1000]
+    if attempt >= settings.mail_max_attempts:
+        await repository.set_final(
+            session,
+            message_id=message_id,
+            attempt=attempt,
+            status=InboundStatus.quarantined.value,
+            reason=f"failed {attempt} times; last error: {description}",
+        )
+        return InboundStatus.quarantined.value
+    await repository.set_retry(
+        session,
+        message_id=message_id,
+        attempt=attempt,
+        delay_seconds=retry_delay(settings, attempt),
+        reason=f"attempt {attempt} failed: {description}",
+    )
+    return InboundStatus.received.value

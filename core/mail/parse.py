@@ -1,0 +1,458 @@
+"""Turn raw RFC 5322 / MIME bytes into what the pipeline needs, without ever raising.
+
+The stdlib parser (`email` with `policy.default`, RFC 5322/2045-2049/2047/2231/6532) does the work;
+this module adds what real mail needs on top:
+
+* charset aliases (core/mail/charsets.py): `ks_c_5601-1987`, `euc-kr`, ... decode as CP949, in
+  headers (RFC 2047 encoded words, RFC 2231 parameters) and bodies, so 똠 and 뷁 survive;
+* no exceptions: a header that cannot be parsed falls back to a plainer reading and is recorded
+  in `defects`; a body in an unknown charset is decoded by guessing and recorded likewise;
+* the MIME tree reduced to a text body, an HTML body (not yet sanitised: see core/mail/html.py)
+  and a list of parts to store: attachments, inline images (with their Content-ID) and attached
+  messages (kept whole as `.eml`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.header import decode_header
+from email.message import Message
+from email.policy import EmailPolicy
+
+from core.mail.charsets import decode_bytes, recover_8bit_header, relabel_header
+
+MAX_MIME_DEPTH = 20  # nested messages deeper than this are kept as attachments, not walked
+MAX_PARTS = 500  # a MIME bomb with thousands of parts stops being walked here
+MAX_HEADER_DISPLAY = 200
+
+
+class _MailPolicy(EmailPolicy):
+    """policy.default, but header values get their charset labels fixed (Korean → CP949) and raw
+    8-bit bytes decoded before the stdlib's header parser sees them."""
+
+    def header_fetch_parse(self, name, value):  # type: ignore[no-untyped-def]
+        if hasattr(value, "name"):
+            return value
+        value = relabel_header(value)
+        value, _ = recover_8bit_header(value)
+        return super().header_fetch_parse(name, value)
+
+
+POLICY = _MailPolicy()
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+
+
+@dataclass
+class MailPart:
+    """Something to store beside the comment: an attachment, an inline image or a message."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    is_inline: bool = False
+    is_message: bool = False
+
+
+@dataclass
+class Address:
+    name: str
+    email: str
+
+
+@dataclass
+class ParsedMail:
+    message: Message
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    subject: str
+    sender: Address | None
+    to: list[Address]
+    cc: list[Address]
+    reply_to: list[Address]
+    date: datetime | None
+    text: str
+    html: str | None
+    parts: list[MailPart]
+    priority: str | None
+    defects: list[str] = field(default_factory=list)
+
+    def header(self, name: str) -> str:
+        """The first value of a header, decoded, or "" (never raises)."""
+        return get_header(self.message, name, self.defects)
+
+    def headers_for_display(self) -> list[tuple[str, str]]:
+        out = []
+        for name, raw in list(self.message.raw_items())[:MAX_HEADER_DISPLAY]:
+            out.append((name, _decode_unstructured(str(raw), self.defects)))
+        return out
+
+    def thread_ids(self) -> list[str]:
+        """In-Reply-To first, then References newest first: every id a reply may point at."""
+        seen: list[str] = []
+        for mid in [*self.in_reply_to, *reversed(self.references)]:
+            if mid not in seen:
+                seen.append(mid)
+        return seen
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    defects: list[str] = []
+    message = email.message_from_bytes(raw, policy=POLICY)
+    for defect in getattr(message, "defects", []) or []:
+        defects.append(type(defect).__name__)
+    subject = " ".join(get_header(message, "Subject", defects).split())
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    parts: list[MailPart] = []
+    _walk(message, text_parts, html_parts, parts, defects, depth=0, counter=[0])
+    text = "\n\n".join(t for t in text_parts if t.strip())
+    html = "\n".join(html_parts) if html_parts else None
+    senders = get_addresses(message, "From", defects)
+    return ParsedMail(
+        message=message,
+        message_id=_first_msgid(get_header(message, "Message-ID", defects)),
+        in_reply_to=extract_message_ids(get_header(message, "In-Reply-To", defects)),
+        references=extract_message_ids(get_header(message, "References", defects)),
+        subject=subject,
+        sender=senders[0] if senders else None,
+        to=get_addresses(message, "To", defects),
+        cc=get_addresses(message, "Cc", defects),
+        reply_to=get_addresses(message, "Reply-To", defects),
+        date=_date(get_header(message, "Date", defects)),
+        text=text,
+        html=html,
+        parts=parts,
+        priority=priority_of(message, defects),
+        defects=defects,
+    )
+
+
+# --- headers ----------------------------------------------------------------------------------
+
+
+def _raw_header(message: Message, name: str) -> str | None:
+    lname = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == lname:
+            return str(value)
+    return None
+
+
+def _decode_unstructured(raw: str, defects: list[str]) -> str:
+    """RFC 2047 decoding by hand: the fallback when the stdlib's header parser gives up."""
+    value, _ = recover_8bit_header(relabel_header(raw))
+    try:
+        chunks = decode_header(value)
+    except Exception:  # the stdlib raises a few odd errors on hostile input
+        defects.append("undecodable header")
+        return value
+    out = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            text, note = decode_bytes(chunk, charset)
+            if note:
+                defects.append(f"header: {note}")
+            out.append(text)
+        else:
+            out.append(chunk)
+    return "".join(out)
+
+
+def get_header(message: Message, name: str, defects: list[str]) -> str:
+    raw = _raw_header(message, name)
+    if raw is None:
+        return ""
+    try:
+        value = message.get(name)
+        text = str(value) if value is not None else ""
+    except Exception as exc:
+        defects.append(f"{name}: {type(exc).__name__}")
+        text = _decode_unstructured(raw, defects)
+    # Surrogates (undecodable bytes) must never reach the database.
+    return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "")
+
+
+def get_addresses(message: Message, name: str, defects: list[str]) -> list[Address]:
+    out: list[Address] = []
+    raw_values = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
+    if not raw_values:
+        return out
+    try:
+        for header in message.get_all(name) or []:
+            for address in getattr(header, "addresses", ()):
+                if address.addr_spec and "@" in address.addr_spec:
+                    out.append(Address(name=address.display_name or "", email=address.addr_spec))
+        if out:
+            return _clean_addresses(out)
+    except Exception as exc:
+        defects.append(f"{name}: {type(exc).__name__}")
+    # Fallback: the old, forgiving address parser over the decoded header text.
+    decoded = [_decode_unstructured(v, defects) for v in raw_values]
+    for display, addr in email.utils.getaddresses(decoded):
+        if addr and "@" in addr:
+            out.append(Address(name=display, email=addr))
+    if not out:
+        defects.append(f"{name}: no usable address")
+    return _clean_addresses(out)
+
+
+def _clean_addresses(addresses: list[Address]) -> list[Address]:
+    out: list[Address] = []
+    seen: set[str] = set()
+    for address in addresses:
+        addr = address.email.strip().strip("<>").strip()
+        if not addr or any(ch.isspace() for ch in addr) or addr.lower() in seen:
+            continue
+        seen.add(addr.lower())
+        name = " ".join(address.name.split())
+        out.append(Address(name=name.encode("utf-8", "replace").decode("utf-8"), email=addr))
+    return out
+
+
+def extract_message_ids(value: str) -> list[str]:
+    """Every `<id>` in a header value; a bare token is wrapped (some clients drop the brackets)."""
+    if not value:
+        return []
+    found = _MSGID.findall(value)
+    if not found:
+        token = value.strip().split()[0] if value.strip() else ""
+        if token and "@" in token and len(token) < 900:
+            found = [f"<{token.strip('<>')}>"]
+    out: list[str] = []
+    for mid in found:
+        if mid not in out:
+            out.append(mid)
+    return out
+
+
+def _first_msgid(value: str) -> str | None:
+    ids = extract_message_ids(value)
+    return ids[0] if ids else None
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed
+
+
+def priority_of(message: Message, defects: list[str]) -> str | None:
+    """`Importance`, `X-Priority`, `X-MSMail-Priority`, `Priority` → low/high, or None (normal)."""
+    importance = get_header(message, "Importance", defects).strip().lower()
+    if importance in ("high", "urgent"):
+        return "high"
+    if importance == "low":
+        return "low"
+    x_priority = get_header(message, "X-Priority", defects).strip()
+    if x_priority[:1] in ("1", "2"):
+        return "high"
+    if x_priority[:1] in ("4", "5"):
+        return "low"
+    ms = get_header(message, "X-MSMail-Priority", defects).strip().lower()
+    if ms == "high":
+        return "high"
+    if ms == "low":
+        return "low"
+    rfc = get_header(message, "Priority", defects).strip().lower()
+    if rfc == "urgent":
+        return "high"
+    if rfc == "non-urgent":
+        return "low"
+    return None
+
+
+# --- bodies and parts --------------------------------------------------------------------------
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _param(part: Message, name: str, header: str = "content-type") -> str | None:
+    try:
+        value = part.get_param(name, header=header)
+    except Exception:
+        return None
+    if value is None:
+        return None
+    if isinstance(value, tuple):  # old-style RFC 2231 triple
+        value = email.utils.collapse_rfc2231_value(value)
+    return str(value)
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        return part.get_content_disposition()
+    except Exception:
+        return None
+
+
+def decode_filename(raw: str | None) -> str | None:
+    """A filename from the parameters, with RFC 2047 words decoded even where they are not
+    allowed (inside quoted strings: Outlook and Gmail put them there) and 8-bit bytes guessed."""
+    if raw is None:
+        return None
+    value, _ = recover_8bit_header(raw)
+    if "=?" in value and "?=" in value:
+        value = _decode_unstructured(value, [])
+    value = value.encode("utf-8", errors="replace").decode("utf-8")
+    value = "".join(ch for ch in value if ch >= " " and ch != "\x7f").strip()
+    return value or None
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if name is None:
+        name = _param(part, "name")
+    return decode_filename(name)
+
+
+def _content_id(part: Message) -> str | None:
+    try:
+        value = part.get("Content-ID")
+    except Exception:
+        value = _raw_header(part, "Content-ID")
+    if not value:
+        return None
+    cid = str(value).strip().strip("<>").strip()
+    return cid or None
+
+
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:
+        defects.append(f"payload: {type(exc).__name__}")
+        data = None
+    if data is None:
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            return payload.encode("utf-8", errors="surrogateescape")
+        return b""
+    return data
+
+
+def _part_text(part: Message, defects: list[str]) -> str:
+    data = _payload_bytes(part, defects)
+    text, note = decode_bytes(data, _param(part, "charset"))
+    if note:
+        defects.append(f"body: {note}")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _message_bytes(inner: Message) -> bytes:
+    try:
+        return inner.as_bytes(policy=POLICY.clone(linesep="\r\n"))
+    except Exception:
+        try:
+            return inner.as_string().encode("utf-8", errors="surrogateescape")
+        except Exception:
+            return b""
+
+
+def _default_name(content_type: str, index: int) -> str:
+    ext = mimetypes.guess_extension(content_type) or ".bin"
+    return f"attachment-{index}{ext}"
+
+
+def _walk(
+    part: Message,
+    text_parts: list[str],
+    html_parts: list[str],
+    parts: list[MailPart],
+    defects: list[str],
+    *,
+    depth: int,
+    counter: list[int],
+) -> None:
+    counter[0] += 1
+    if counter[0] > MAX_PARTS:
+        if counter[0] == MAX_PARTS + 1:
+            defects.append(f"more than {MAX_PARTS} MIME parts; the rest were not walked")
+        return
+    ctype = _content_type(part)
+    disposition = _disposition(part)
+    filename = _filename(part)
+
+    if ctype == "message/rfc822" or (
+        ctype.startswith("message/") and ctype not in ("message/delivery-status",)
+    ):
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        data = _message_bytes(inner) if isinstance(inner, Message) else _payload_bytes(part, [])
+        if not filename:
+            subject = get_header(inner, "Subject", []) if isinstance(inner, Message) else ""
+            base = re.sub(r'[\\/:*?"<>|\s]+', " ", subject).strip()[:80] or "message"
+            filename = f"{base}.eml"
+        elif not filename.lower().endswith(".eml"):
+            filename += ".eml"
+        parts.append(
+            MailPart(filename=filename, content_type="message/rfc822", data=data, is_message=True)
+        )
+        return
+
+    if part.is_multipart():
+        if depth >= MAX_MIME_DEPTH:
+            defects.append("MIME nesting too deep")
+            return
+        children = part.get_payload()
+        if not isinstance(children, list):
+            return
+        for child in children:
+            if isinstance(child, Message):
+                _walk(
+                    child,
+                    text_parts,
+                    html_parts,
+                    parts,
+                    defects,
+                    depth=depth + 1,
+                    counter=counter,
+                )
+        return
+
+    is_attachment = disposition == "attachment" or (filename is not None and ctype != "text/html")
+    if ctype == "text/plain" and not is_attachment:
+        text_parts.append(_part_text(part, defects))
+        return
+    if ctype == "text/html" and disposition != "attachment":
+        html_parts.append(_part_text(part, defects))
+        return
+    data = _payload_bytes(part, defects)
+    if not data and not filename:
+        return
+    content_id = _content_id(part)
+    inline = disposition == "inline" or (disposition is None and content_id is not None)
+    parts.append(
+        MailPart(
+            filename=filename or _default_name(ctype, len(parts) + 1),
+            content_type=ctype,
+            data=data,
+            content_id=content_id,
+            is_inline=inline and ctype.startswith("image/"),
+        )
+    )
+
+
+def raw_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

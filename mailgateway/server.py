@@ -1,0 +1,230 @@
+"""The SMTP listener (RFC 5321): validate at RCPT, store at DATA, answer 250 only after commit.
+
+* EHLO offers SIZE (MAIL_MAX_BYTES), 8BITMIME, SMTPUTF8 (RFC 6531) and STARTTLS (RFC 3207) when
+  MAILGATEWAY_TLS_CERT/KEY are set.
+* RCPT accepts the help addresses (HELPDESK_ADDRESSES), team addresses (teams.email) and their
+  plus-addressed reply tokens with a valid signature; anything else is `550 5.1.1`.
+* DATA stores the raw bytes and the envelope in PostgreSQL (mailgateway/committer.py, group
+  commit) and answers `250 2.0.0 Ok: queued as <id>` after the commit; any failure is
+  `451 4.3.0` so the sending MTA keeps the mail and retries; too big is `552 5.3.4`.
+* aiosmtpd's default exception handler answers a permanent 500: every hook here catches its own
+  errors, and `handle_exception` answers 451 for anything that still escapes.
+* Memory: aiosmtpd holds each message in memory while it reads it (aiosmtpd #293). A byte budget
+  (MAIL_INFLIGHT_BYTES) is reserved from the SIZE the client declared before the data is read;
+  clients that declare more than is free wait their turn, so ten 25 MB mails arriving at once do
+  not all sit in memory together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from core import db
+from core.config import Settings
+from core.inbound import repository
+from core.inbound.service import ReceivedMail
+from core.mail.tokens import parse_reply_token, split_plus_address
+from mailgateway.committer import GroupCommitter
+
+logger = logging.getLogger(__name__)
+
+TEAM_ADDRESS_TTL = 30.0
+UNDECLARED_SIZE_RESERVATION = 1024 * 1024
+
+OVERSIZE = "552 5.3.4 Message size exceeds fixed maximum message size"
+TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
+
+
+class ByteBudget:
+    """A semaphore counted in bytes; a request larger than the whole budget takes all of it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(1, total)
+        self.free = self.total
+        self._changed = asyncio.Condition()
+
+    async def acquire(self, amount: int) -> int:
+        amount = min(max(1, amount), self.total)
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= amount)
+            self.free -= amount
+        return amount
+
+    async def release(self, amount: int) -> None:
+        async with self._changed:
+            self.free += amount
+            self._changed.notify_all()
+
+
+class RecipientPolicy:
+    """Which RCPT TO addresses we take: help addresses, team addresses, signed plus-tokens."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.help_addresses = set(settings.helpdesk_address_list)
+        self._teams: set[str] | None = None
+        self._teams_loaded_at = 0.0
+
+    async def _team_addresses(self) -> set[str] | None:
+        if self._teams is None or time.monotonic() - self._teams_loaded_at > TEAM_ADDRESS_TTL:
+            try:
+                async with db.session_scope() as session:
+                    self._teams = set(await repository.team_addresses(session))
+                self._teams_loaded_at = time.monotonic()
+            except Exception as exc:  # keep the last known list while the database is away
+                logger.warning("could not load team addresses: %s", exc)
+        return self._teams
+
+    async def check(self, address: str) -> str | None:
+        """None to accept; otherwise the SMTP reply."""
+        base, tag = split_plus_address(address)
+        known = base in self.help_addresses
+        if not known:
+            teams = await self._team_addresses()
+            if teams is None:
+                return "451 4.3.0 Cannot verify the recipient right now, try again later"
+            known = base in teams
+        if not known:
+            return "550 5.1.1 No such recipient here"
+        if tag is not None and parse_reply_token(tag) is None:
+            return "550 5.1.1 Unknown or invalid reply address"
+        return None
+
+
+class GatewayHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Callable[[ReceivedMail], Awaitable[int]],
+        recipients: RecipientPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.recipients = recipients or RecipientPolicy(settings)
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        try:
+            if len(envelope.rcpt_tos) >= self.settings.mail_max_recipients:
+                return "452 4.5.3 Too many recipients"
+            refusal = await self.recipients.check(address)
+            if refusal is not None:
+                return refusal
+        except Exception:
+            logger.exception("RCPT check failed")
+            return TEMPFAIL
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        try:
+            raw = envelope.original_content or b""
+            if isinstance(raw, str):  # only with decode_data=True, which we do not use
+                raw = raw.encode("utf-8", errors="surrogateescape")
+            if len(raw) > self.settings.mail_max_bytes:
+                return OVERSIZE
+            peer = session.peer
+            inbound_id = await self.store(
+                ReceivedMail(
+                    mail_from=envelope.mail_from or "",
+                    rcpt_to=list(envelope.rcpt_tos),
+                    raw=bytes(raw),
+                    peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or ""),
+                    helo=session.host_name,
+                )
+            )
+        except Exception as exc:
+            logger.warning("DATA not stored, answering 451: %s", exc)
+            return TEMPFAIL
+        return f"250 2.0.0 Ok: queued as {inbound_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        logger.error("SMTP session error: %r", error)
+        return "451 4.3.0 Temporary local error, try again later"
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP with enhanced status codes on size refusals and the memory budget."""
+
+    def __init__(self, handler: Any, *, budget: ByteBudget, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.budget = budget
+
+    async def push(self, status: Any) -> None:
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        if text.startswith("552 Error:"):
+            status = OVERSIZE
+        await super().push(status)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        declared = UNDECLARED_SIZE_RESERVATION
+        for option in (self.envelope.mail_options if self.envelope else []) or []:
+            name, _, value = option.partition("=")
+            if name.upper() == "SIZE" and value.isdigit():
+                declared = int(value)
+        reserved = await self.budget.acquire(declared)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            if self.envelope is not None:
+                self.envelope.original_content = None
+                self.envelope.content = None
+            await self.budget.release(reserved)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not (settings.mailgateway_tls_cert and settings.mailgateway_tls_key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.mailgateway_tls_cert, settings.mailgateway_tls_key)
+    return context
+
+
+async def start_listener(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    committer: GroupCommitter | None = None,
+    hostname: str | None = None,
+) -> tuple[asyncio.Server, GroupCommitter]:
+    """Bind the listener on the running loop; returns the server and its committer (started)."""
+    committer = committer or GroupCommitter()
+    committer.start()
+    handler = GatewayHandler(settings, committer.store)
+    budget = ByteBudget(settings.mail_inflight_bytes)
+    context = tls_context(settings)
+    loop = asyncio.get_running_loop()
+
+    def factory() -> GatewaySMTP:
+        return GatewaySMTP(
+            handler,
+            budget=budget,
+            data_size_limit=settings.mail_max_bytes,
+            enable_SMTPUTF8=True,
+            hostname=hostname or (settings.helpdesk_address_list[0].split("@")[-1]),
+            ident="servicedesk mailgateway",
+            tls_context=context,
+            timeout=300,
+            loop=loop,
+        )
+
+    server = await loop.create_server(
+        factory,
+        host=host if host is not None else settings.mailgateway_host,
+        port=port if port is not None else settings.mailgateway_port,
+    )
+    return server, committer

@@ -1,0 +1,84 @@
+"""Pipeline workers: claim received mail, run the pipeline, record the verdict.
+
+A thin loop over core/inbound/service.py (which holds the rules: leases, attempts, backoff,
+quarantine). Runs as MAIL_WORKERS tasks inside `servicedesk mailgateway` and/or in
+`servicedesk mailworker` processes; they coordinate only through the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from core import db
+from core.config import Settings
+from core.inbound import service
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BATCH = 8
+IDLE_SLEEP_SECONDS = 0.2
+
+
+async def process_one(settings: Settings, message_id: int, attempt: int) -> str | None:
+    """Process one claimed message in its own transaction; on error, record the failure."""
+    try:
+        async with db.session_scope() as session:
+            outcome = await service.process_claimed(
+                session, message_id=message_id, attempt=attempt, settings=settings
+            )
+        return outcome.status.value if outcome else None
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.warning("inbound %s attempt %s failed: %r", message_id, attempt, exc)
+        try:
+            async with db.session_scope() as session:
+                return await service.record_failure(
+                    session, message_id=message_id, attempt=attempt, error=exc, settings=settings
+                )
+        except Exception as inner:
+            # The database is away: the lease will expire and the message is claimed again.
+            logger.warning("could not record the failure of inbound %s: %r", message_id, inner)
+            return None
+
+
+async def run_once(settings: Settings, *, limit: int = CLAIM_BATCH) -> int:
+    """Claim and process one batch; returns how many messages were claimed."""
+    async with db.session_scope() as session:
+        claimed = await service.claim_batch(session, settings=settings, limit=limit)
+    for message_id, attempt in claimed:
+        await process_one(settings, message_id, attempt)
+    return len(claimed)
+
+
+async def drain(settings: Settings) -> int:
+    """Process until nothing is due (tests, one-shot runs); returns how many were claimed."""
+    total = 0
+    while claimed := await run_once(settings):
+        total += claimed
+    return total
+
+
+async def worker_loop(settings: Settings, stop: asyncio.Event, *, name: str = "worker") -> None:
+    backoff = IDLE_SLEEP_SECONDS
+    while not stop.is_set():
+        try:
+            claimed = await run_once(settings)
+            backoff = IDLE_SLEEP_SECONDS
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("%s: cannot claim work: %r", name, exc)
+            claimed, backoff = 0, min(backoff * 2, 10.0)
+        if not claimed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+
+
+async def run_workers(settings: Settings, stop: asyncio.Event, *, count: int | None = None) -> None:
+    count = count if count is not None else settings.mail_workers
+    await asyncio.gather(
+        *(worker_loop(settings, stop, name=f"worker-{i}") for i in range(max(1, count)))
+    )
