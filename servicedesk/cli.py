@@ -155,6 +155,16 @@ def _logging(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.command()
+def mailsender(
+    lanes: Annotated[int, typer.Option(help="concurrent SMTP connections")] = 4,
+) -> None:
+    """Only the outbound mail sender (the scheduler also runs one); every replica may run it."""
+    from scheduler.mailsender import serve_sender
+
+    asyncio.run(serve_sender(get_settings(), lanes=lanes))
+
+
+@app.command()
 def run(
     only: Annotated[
         str | None, typer.Option(help="comma list of processes, e.g. api,mailgateway")

@@ -39,3 +39,25 @@ export function countFor(view: QueueView, counts: TicketCounts | undefined): num
 }
 
 export const SORTS = ["-updated", "updated", "-created", "created", "-priority", "priority"] as const;
+
+const ORDER_KEY = "sd.queue.order";
+
+/** The queue remembers its order so j/k on a ticket page walk the same list. */
+export function rememberQueueOrder(ids: number[]): void {
+  try {
+    sessionStorage.setItem(ORDER_KEY, JSON.stringify(ids));
+  } catch {
+    // Private mode or full storage: j/k on the ticket page simply do nothing.
+  }
+}
+
+export function neighbourInQueue(id: number, delta: 1 | -1): number | null {
+  try {
+    const ids = JSON.parse(sessionStorage.getItem(ORDER_KEY) ?? "[]") as number[];
+    const at = ids.indexOf(id);
+    if (at < 0) return null;
+    return ids[at + delta] ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -325,7 +325,7 @@ export const en: Record<MessageKey, string> = {
   "mail.envelope": "Envelope",
   "mail.raw": "Download raw (.eml)",
   "mail.release": "Release to a ticket",
-  "mail.releaseTo": "Existing ticket number (empty: new ticket)",
+  "mail.releaseTo": "Existing ticket ID (empty: a new ticket)",
   "mail.reprocess": "Reprocess",
   "mail.discard": "Discard",
   "mail.actionDone": "Done",

@@ -324,7 +324,7 @@ export const ko = {
   "mail.envelope": "봉투 정보",
   "mail.raw": "원본 다운로드 (.eml)",
   "mail.release": "티켓으로 보내기",
-  "mail.releaseTo": "기존 티켓 번호 (비우면 새 티켓)",
+  "mail.releaseTo": "기존 티켓 ID (비우면 새 티켓)",
   "mail.reprocess": "다시 처리",
   "mail.discard": "폐기",
   "mail.actionDone": "처리했습니다",

@@ -12,7 +12,7 @@ import type { TicketPriority, TicketStatus, TicketSummary } from "@/lib/api/type
 import { useAuth } from "@/lib/auth";
 import { useAgents, useCategories, useTeams } from "@/lib/directory";
 import { useI18n, type MessageKey } from "@/lib/i18n";
-import { countFor, parseView, SORTS, viewQuery, VIEWS, type QueueView, type TicketQuery } from "@/lib/queue";
+import { countFor, parseView, rememberQueueOrder, SORTS, viewQuery, VIEWS, type QueueView, type TicketQuery } from "@/lib/queue";
 import { useQuery } from "@/lib/query";
 import { useShortcuts } from "@/lib/shortcuts";
 
@@ -75,6 +75,7 @@ export function Queue() {
     setFocus(0);
   }, [queryKey]);
   useEffect(() => setSearch(filters.q), [filters.q]);
+  useEffect(() => rememberQueueOrder(tickets.map((tk) => tk.id)), [tickets]);
 
   const setParams = useCallback(
     (changes: Record<string, string | null>) => {

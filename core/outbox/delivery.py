@@ -1,0 +1,242 @@
+"""Deliver one batch of due outbox rows through one transport, and record what became of each.
+
+The protocol, row by row (the why is in scheduler/mailsender.py):
+
+1. claim: one statement marks up to `batch_size` due rows `sending` with a lease (FOR UPDATE SKIP
+   LOCKED, so concurrent senders never take the same row); a row whose lease ran out while it was
+   marked as handed over is settled as sent-unconfirmed instead of being sent again;
+2. MAIL FROM / RCPT TO;
+3. hand-over mark (`sent_at`), fenced by the lease, just before DATA;
+4. DATA, then the outcome: refusals and relay outages are recorded at once; successes are recorded
+   together at the end of the batch (a crash before that leaves them marked as handed over, which
+   the next claim settles as sent, not re-sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.errors import CoreError
+from core.outbox import compose, repository
+from core.outbox.repository import ClaimedEmail, Outcome
+from core.outbox.service import ATTACH_HEADER
+from core.outbox.transport import Accepted, LeaseLost, Refused, RelayUnavailable, Transport
+from core.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SenderOptions:
+    lanes: int = 4  # concurrent SMTP connections per sender process
+    batch_size: int = 25
+    lease_seconds: float = 300.0  # a dead sender's rows are taken over after this
+    retry_base_seconds: float = 60.0  # 1 min, 2, 4, 8 ... capped at retry_max_seconds
+    retry_max_seconds: float = 1800.0
+    max_attempts: int = 15  # about 6 hours of relay outage before a mail is given up
+    poll_interval: float = 1.0
+    smtp_timeout: float = 30.0
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    unconfirmed: int = 0
+    released: int = 0
+    lease_lost: int = 0
+    relay_down: bool = False
+
+    def add(self, other: BatchReport) -> None:
+        for name in (
+            "claimed",
+            "sent",
+            "retried",
+            "failed",
+            "suppressed",
+            "unconfirmed",
+            "released",
+            "lease_lost",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.relay_down = self.relay_down or other.relay_down
+
+
+class AttachmentUnavailable(Exception):
+    pass
+
+
+def retry_delay(attempts: int, options: SenderOptions) -> float:
+    """Exponential backoff with +-20 % jitter, so a recovered relay is not hit by every row at
+    the same instant."""
+    base = min(options.retry_base_seconds * 2 ** max(attempts - 1, 0), options.retry_max_seconds)
+    return base * random.uniform(0.8, 1.2)
+
+
+def temporary_outcome(row: ClaimedEmail, error: str, options: SenderOptions) -> Outcome:
+    assert row.locked_until is not None
+    if row.attempts >= options.max_attempts:
+        return Outcome(
+            row.id,
+            row.locked_until,
+            "failed",
+            error=f"gave up after {row.attempts} attempts; last error: {error}",
+        )
+    return Outcome(
+        row.id,
+        row.locked_until,
+        "queued",
+        error=f"attempt {row.attempts} of {options.max_attempts}: {error}",
+        delay=retry_delay(row.attempts, options),
+    )
+
+
+async def message_bytes(
+    conn: AsyncConnection, row: ClaimedEmail, storage: Callable[[], Storage]
+) -> bytes:
+    attachments: list[compose.MailAttachment] = []
+    ids = [int(i) for i in (row.headers.get(ATTACH_HEADER) or [])]
+    if ids:
+        store = storage()
+        for attachment in await repository.attachments_by_id(conn, ids):
+            try:
+                data = await store.get(attachment.storage_key)
+            except CoreError as exc:  # NotFound: deleted since; send the rest
+                logger.warning("attachment %s left out of mail %s: %s", attachment.id, row.id, exc)
+                continue
+            except Exception as exc:  # storage down: try the whole mail again later
+                raise AttachmentUnavailable(
+                    f"attachment {attachment.filename!r} could not be read: {exc}"
+                ) from exc
+            attachments.append(
+                compose.MailAttachment(attachment.filename, attachment.content_type, data)
+            )
+    message = compose.build_message(
+        from_address=row.from_address,
+        to=row.headers.get("To") or row.recipient,
+        subject=row.subject,
+        message_id=row.message_id,
+        date=row.created_at,
+        reply_to=row.reply_to,
+        headers={k: v for k, v in row.headers.items() if k != "To"},
+        text=row.body_text,
+        html=row.body_html,
+        attachments=attachments,
+    )
+    return compose.as_bytes(message)
+
+
+def _default_storage() -> Storage:
+    from core.storage import get_storage
+
+    return get_storage()
+
+
+async def deliver_batch(
+    engine: AsyncEngine,
+    transport: Transport,
+    *,
+    envelope_sender: str,
+    options: SenderOptions,
+    should_stop: Callable[[], bool] = lambda: False,
+    storage: Callable[[], Storage] = _default_storage,
+) -> BatchReport:
+    report = BatchReport()
+    async with engine.connect() as raw_conn:
+        conn = await raw_conn.execution_options(isolation_level="AUTOCOMMIT")
+        rows = await repository.claim_due(
+            conn, limit=options.batch_size, lease_seconds=options.lease_seconds
+        )
+        report.claimed = len(rows)
+        succeeded: list[Outcome] = []
+        try:
+            for index, row in enumerate(rows):
+                if row.status != "sending":
+                    report.unconfirmed += 1
+                    logger.warning("outbound mail %s settled as sent-unconfirmed", row.id)
+                    continue
+                assert row.locked_until is not None
+                lease = row.locked_until
+                if should_stop():
+                    unsent = [r for r in rows[index:] if r.status == "sending"]
+                    await repository.finish(
+                        conn,
+                        [Outcome(r.id, r.locked_until, "queued", undo=1) for r in unsent],  # type: ignore[arg-type]
+                    )
+                    report.released += len(unsent)
+                    break
+                if row.bouncing_since is not None:
+                    reason = f": {row.bounce_reason}" if row.bounce_reason else ""
+                    await repository.finish(
+                        conn,
+                        [
+                            Outcome(
+                                row.id,
+                                lease,
+                                "suppressed",
+                                error=f"not sent: {row.recipient} is bouncing since "
+                                f"{row.bouncing_since:%Y-%m-%d}{reason}",
+                            )
+                        ],
+                    )
+                    report.suppressed += 1
+                    continue
+                try:
+                    data = await message_bytes(conn, row, storage)
+                except AttachmentUnavailable as exc:
+                    await repository.finish(conn, [temporary_outcome(row, str(exc), options)])
+                    report.retried += 1
+                    continue
+                except Exception as exc:
+                    logger.exception("outbound mail %s could not be built", row.id)
+                    await repository.finish(
+                        conn,
+                        [Outcome(row.id, lease, "failed", error=f"could not build: {exc}")],
+                    )
+                    report.failed += 1
+                    continue
+                try:
+                    result = await transport.send(
+                        email_id=row.id,
+                        sender=envelope_sender,
+                        recipient=row.recipient,
+                        data=data,
+                        before_data=partial(
+                            repository.mark_handing, conn, email_id=row.id, lease=lease
+                        ),
+                    )
+                except RelayUnavailable as exc:
+                    report.relay_down = True
+                    pending = [r for r in rows[index:] if r.status == "sending"]
+                    outcomes = [temporary_outcome(r, str(exc), options) for r in pending]
+                    await repository.finish(conn, outcomes)
+                    report.retried += sum(1 for o in outcomes if o.status == "queued")
+                    report.failed += sum(1 for o in outcomes if o.status == "failed")
+                    break
+                if isinstance(result, Accepted):
+                    succeeded.append(Outcome(row.id, lease, "sent"))
+                    report.sent += 1
+                elif isinstance(result, Refused):
+                    if result.permanent:
+                        outcome = Outcome(row.id, lease, "failed", error=result.detail)
+                    else:
+                        outcome = temporary_outcome(row, result.detail, options)
+                    await repository.finish(conn, [outcome])
+                    if outcome.status == "failed":
+                        report.failed += 1
+                    else:
+                        report.retried += 1
+                elif isinstance(result, LeaseLost):
+                    report.lease_lost += 1
+        finally:
+            await repository.finish(conn, succeeded)
+    return report

@@ -1,0 +1,342 @@
+"""All SQL about the outbox: enqueue, loop-guard counts, thread ids, the sender's claim/lease
+bookkeeping, and the admin log.
+
+The sender's statements are single statements on an autocommit connection: each one is its own
+transaction, so a claim, a hand-over mark or a result is durable the moment it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.models import Attachment, Comment, OutboundEmail, OutboundStatus, Team, Ticket, User
+
+Executor = AsyncSession | AsyncConnection
+
+
+# --- enqueue --------------------------------------------------------------------------------
+
+
+async def insert_email(session: AsyncSession, values: dict[str, Any]) -> OutboundEmail | None:
+    """Insert one row; None when (event_key, recipient) is already there (the same event twice)."""
+    statement = (
+        insert(OutboundEmail)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+        .returning(OutboundEmail.id)
+    )
+    new_id = await session.scalar(statement)
+    if new_id is None:
+        return None
+    return await session.get(OutboundEmail, new_id)
+
+
+async def sent_counts_for_ticket(
+    session: AsyncSession, *, recipient: str, ticket_id: int, windows_min: Sequence[int]
+) -> list[int]:
+    """How many non-suppressed mails went to `recipient` about `ticket_id` in each window."""
+    return await _windowed_counts(
+        session,
+        windows_min,
+        OutboundEmail.recipient == recipient,
+        OutboundEmail.ticket_id == ticket_id,
+    )
+
+
+async def ticketless_counts(
+    session: AsyncSession, *, recipient: str, kind: str, windows_min: Sequence[int]
+) -> list[int]:
+    """Per window: non-suppressed mails of `kind` about no ticket (sign-in links) to `recipient`.
+    `ticket_id IS NULL` keeps this on the (ticket_id, recipient, created_at) index."""
+    return await _windowed_counts(
+        session,
+        windows_min,
+        OutboundEmail.ticket_id.is_(None),
+        OutboundEmail.recipient == recipient,
+        OutboundEmail.kind == kind,
+    )
+
+
+async def acknowledgement_counts(
+    session: AsyncSession, *, recipient: str, requester_id: int, windows_min: Sequence[int]
+) -> list[int]:
+    """Per window: acknowledgements sent to `recipient` for tickets they opened, over all of
+    their tickets. Goes through the requester's recent tickets (tickets are touched when they
+    open, so updated_at bounds them) and then the (ticket_id, recipient) index."""
+    oldest = func.now() - timedelta(minutes=max(windows_min))
+    recent_tickets = select(Ticket.id).where(
+        Ticket.requester_id == requester_id, Ticket.updated_at > oldest, Ticket.created_at > oldest
+    )
+    return await _windowed_counts(
+        session,
+        windows_min,
+        OutboundEmail.ticket_id.in_(recent_tickets),
+        OutboundEmail.recipient == recipient,
+        OutboundEmail.kind == "acknowledgement",
+    )
+
+
+async def _windowed_counts(
+    session: AsyncSession, windows_min: Sequence[int], *conditions: Any
+) -> list[int]:
+    since = [func.now() - timedelta(minutes=m) for m in windows_min]
+    columns = [
+        func.count().filter(OutboundEmail.created_at > moment).label(f"w{i}")
+        for i, moment in enumerate(since)
+    ]
+    row = (
+        await session.execute(
+            select(*columns).where(
+                *conditions,
+                OutboundEmail.status != OutboundStatus.suppressed.value,
+                OutboundEmail.created_at > since[-1] if since else True,
+            )
+        )
+    ).one()
+    return [int(v or 0) for v in row]
+
+
+async def is_team_address(session: AsyncSession, address: str) -> bool:
+    # teams.email is citext: the comparison ignores case.
+    return (await session.scalar(select(Team.id).where(Team.email == address).limit(1))) is not None
+
+
+async def thread_message_ids(session: AsyncSession, *, ticket: Ticket) -> list[str]:
+    """The ticket's thread in time order: the opening mail, every comment that came by mail, and
+    every notification we sent about it (suppressed ones never left, so they are not part of it)."""
+    comments = select(Comment.created_at, Comment.message_id).where(
+        Comment.ticket_id == ticket.id, Comment.message_id.is_not(None)
+    )
+    outbound = select(OutboundEmail.created_at, OutboundEmail.message_id).where(
+        OutboundEmail.ticket_id == ticket.id,
+        OutboundEmail.status != OutboundStatus.suppressed.value,
+    )
+    rows = (await session.execute(comments.union_all(outbound))).all()
+    ordered = [mid for _, mid in sorted(rows, key=lambda r: r[0])]
+    ids: list[str] = []
+    if ticket.thread_message_id:
+        ids.append(ticket.thread_message_id)
+    for mid in ordered:
+        if mid and mid not in ids:
+            ids.append(mid)
+    return ids
+
+
+async def bouncing_user(session: AsyncSession, address: str) -> User | None:
+    return await session.scalar(
+        select(User).where(User.email == address, User.bouncing_since.is_not(None))
+    )
+
+
+# --- admin log ------------------------------------------------------------------------------
+
+
+async def list_emails(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    q: str | None = None,
+    ticket_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[OutboundEmail]:
+    statement = select(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(limit)
+    if status:
+        statement = statement.where(OutboundEmail.status == status)
+    if ticket_id is not None:
+        statement = statement.where(OutboundEmail.ticket_id == ticket_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(OutboundEmail.recipient.ilike(pattern), OutboundEmail.subject.ilike(pattern))
+        )
+    if before_id is not None:
+        statement = statement.where(OutboundEmail.id < before_id)
+    return list(await session.scalars(statement))
+
+
+async def get_email(
+    session: AsyncSession, email_id: int, *, for_update: bool = False
+) -> OutboundEmail | None:
+    statement = select(OutboundEmail).where(OutboundEmail.id == email_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def requeue(session: AsyncSession, email_id: int) -> None:
+    await session.execute(
+        update(OutboundEmail)
+        .where(OutboundEmail.id == email_id)
+        .values(
+            status=OutboundStatus.queued.value,
+            attempts=0,
+            next_attempt_at=func.now(),
+            locked_until=None,
+            last_error=None,
+            sent_at=None,
+        )
+    )
+
+
+# --- the sender -----------------------------------------------------------------------------
+
+IN_DOUBT_NOTE = (
+    "unconfirmed: a sender stopped after handing this message to the relay and before it could "
+    "record the relay's answer; it is not sent again, to avoid a duplicate. If the relay log shows "
+    "no delivery for its Message-ID, retry it from the outbound log."
+)
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM outbound_emails
+        WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbound_emails AS o SET
+        status = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
+                      THEN 'sent' ELSE 'sending' END,
+        last_error = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
+                          THEN :in_doubt ELSE o.last_error END,
+        attempts = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
+                        THEN o.attempts ELSE o.attempts + 1 END,
+        locked_until = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
+                            THEN NULL ELSE now() + make_interval(secs => :lease) END,
+        next_attempt_at = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
+                               THEN o.next_attempt_at ELSE now() + make_interval(secs => :lease) END
+    FROM due
+    WHERE o.id = due.id
+    RETURNING o.id, o.status, o.kind, o.ticket_id, o.recipient, o.from_address, o.reply_to,
+              o.subject, o.message_id, o.headers, o.body_text, o.body_html, o.created_at,
+              o.attempts, o.locked_until,
+              (SELECT u.bouncing_since FROM users u WHERE u.email = o.recipient::citext)
+                  AS bouncing_since,
+              (SELECT u.bounce_reason FROM users u WHERE u.email = o.recipient::citext)
+                  AS bounce_reason
+    """
+)
+
+# The hand-over mark, written just before DATA. Its commit need not wait for the WAL flush
+# (synchronous_commit off for this one transaction): it only has to survive a crash of the
+# sender, not of the database; see scheduler/mailsender.py for the whole argument.
+_MARK_HANDING = text(
+    """
+    UPDATE outbound_emails SET sent_at = now()
+    WHERE id = :id AND status = 'sending' AND locked_until = :lease
+      AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+    """
+)
+
+_FINISH = text(
+    """
+    UPDATE outbound_emails AS o SET
+        status = v.status,
+        last_error = v.error,
+        attempts = o.attempts - v.undo,
+        sent_at = CASE WHEN v.status = 'sent' THEN COALESCE(o.sent_at, now()) ELSE NULL END,
+        next_attempt_at = CASE WHEN v.status = 'queued'
+                               THEN now() + make_interval(secs => v.delay)
+                               ELSE o.next_attempt_at END,
+        locked_until = NULL
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),
+                CAST(:delays AS float8[]), CAST(:undo AS int[]), CAST(:leases AS timestamptz[]))
+         AS v(id, status, error, delay, undo, lease)
+    WHERE o.id = v.id AND o.status = 'sending' AND o.locked_until = v.lease
+    """
+)
+
+
+@dataclass(frozen=True)
+class ClaimedEmail:
+    id: int
+    status: str
+    kind: str
+    ticket_id: int | None
+    recipient: str
+    from_address: str
+    reply_to: str | None
+    subject: str
+    message_id: str
+    headers: dict[str, Any]
+    body_text: str
+    body_html: str | None
+    created_at: datetime
+    attempts: int
+    locked_until: datetime | None
+    bouncing_since: datetime | None
+    bounce_reason: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: sent, queued again (after `delay` s), failed, suppressed,
+    or released unsent (`undo` = 1 gives the claim's attempt back)."""
+
+    id: int
+    lease: datetime
+    status: str
+    error: str | None = None
+    delay: float = 0.0
+    undo: int = 0
+
+
+async def claim_due(
+    conn: AsyncConnection, *, limit: int, lease_seconds: float
+) -> list[ClaimedEmail]:
+    result = await conn.execute(
+        _CLAIM, {"limit": limit, "lease": float(lease_seconds), "in_doubt": IN_DOUBT_NOTE}
+    )
+    return [ClaimedEmail(**row._mapping) for row in result]
+
+
+async def mark_handing(conn: AsyncConnection, *, email_id: int, lease: datetime) -> bool:
+    """Record that DATA is about to start; False when the lease was lost to another sender."""
+    result = await conn.execute(_MARK_HANDING, {"id": email_id, "lease": lease})
+    return bool(result.rowcount)
+
+
+async def finish(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> int:
+    if not outcomes:
+        return 0
+    result = await conn.execute(
+        _FINISH,
+        {
+            "ids": [o.id for o in outcomes],
+            "statuses": [o.status for o in outcomes],
+            "errors": [o.error for o in outcomes],
+            "delays": [float(o.delay) for o in outcomes],
+            "undo": [o.undo for o in outcomes],
+            "leases": [o.lease for o in outcomes],
+        },
+    )
+    return int(result.rowcount or 0)
+
+
+async def attachments_by_id(conn: Executor, ids: Sequence[int]) -> list[Any]:
+    result = await conn.execute(
+        select(
+            Attachment.id,
+            Attachment.filename,
+            Attachment.content_type,
+            Attachment.size,
+            Attachment.storage_key,
+        ).where(Attachment.id.in_(list(ids)))
+    )
+    return list(result)
+
+
+async def count_by_status(conn: Executor) -> dict[str, int]:
+    result = await conn.execute(
+        select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)
+    )
+    return {status: int(n) for status, n in result}

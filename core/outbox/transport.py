@@ -1,0 +1,219 @@
+"""Where outbound mail goes: the institution's SMTP relay (aiosmtplib), or, in the quick start with
+SMTP_HOST unset, `.eml` files under OUTBOX_SINK_DIR that a newcomer can open in any mail client.
+
+One transport is one SMTP connection, used for one message at a time. `send` speaks MAIL, RCPT and
+DATA itself (instead of aiosmtplib's `sendmail`) so the sender can record, just before DATA, that
+the message is being handed over: see scheduler/mailsender.py for why that moment matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosmtplib
+
+from core.config import Settings
+
+BeforeData = Callable[[], Awaitable[bool]]
+
+
+class RelayUnavailable(Exception):
+    """The relay cannot be reached or dropped the connection: try again later."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    detail: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The relay answered with an error code: 4xx is temporary, 5xx permanent."""
+
+    code: int
+    detail: str
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """Another sender took the row over; this one must not send it."""
+
+
+SendResult = Accepted | Refused | LeaseLost
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class Transport(ABC):
+    @abstractmethod
+    async def send(
+        self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
+    ) -> SendResult:
+        """Deliver `data`; raise RelayUnavailable when the relay cannot be reached."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection (optional)."""
+
+
+class SmtpTransport(Transport):
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str = "",
+        password: str = "",
+        starttls: bool = False,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.timeout = timeout
+        self.local_hostname = local_hostname or socket.gethostname() or "localhost"
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, timeout: float = 30.0) -> SmtpTransport:
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=timeout,
+        )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            start_tls=self.starttls,
+            username=self.username or None,
+            password=self.password or None,
+            local_hostname=self.local_hostname,
+        )
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise RelayUnavailable(
+                f"relay {self.host}:{self.port} unreachable: {_one_line(exc) or type(exc).__name__}"
+            ) from exc
+        self._smtp = smtp
+        return smtp
+
+    async def _reset(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+            self._smtp = None
+
+    async def send(
+        self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
+    ) -> SendResult:
+        # A reused connection may have been closed by the relay while idle; MAIL is still before
+        # the point of no return, so one reconnect is safe.
+        for attempt in (1, 2):
+            smtp = await self._connect()
+            try:
+                await smtp.mail(sender)
+                break
+            except aiosmtplib.SMTPSenderRefused as exc:
+                await self._reset(smtp)
+                return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (MAIL FROM)")
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+                smtp.close()
+                self._smtp = None
+                if attempt == 2:
+                    raise RelayUnavailable(
+                        f"relay dropped the connection: {_one_line(exc)}"
+                    ) from exc
+        try:
+            await smtp.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            await self._reset(smtp)
+            return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (RCPT TO {recipient})")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            smtp.close()
+            self._smtp = None
+            raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
+        if not await before_data():
+            await self._reset(smtp)
+            return LeaseLost()
+        try:
+            response = await smtp.data(data)
+        except aiosmtplib.SMTPDataError as exc:
+            await self._reset(smtp)
+            return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (DATA)")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            smtp.close()
+            self._smtp = None
+            raise RelayUnavailable(
+                f"relay dropped the connection during DATA: {_one_line(exc)}"
+            ) from exc
+        return Accepted(f"{response.code} {_one_line(response.message)}")
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.is_connected:
+                await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+
+
+class FileSinkTransport(Transport):
+    """Quick-start sink: each mail becomes `<dir>/<id>-<recipient>.eml` (written to a temp name,
+    fsynced, renamed), so a crash never leaves half a file and a re-send overwrites, never
+    duplicates."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, *, email_id: int, recipient: str) -> Path:
+        return self.directory / f"{email_id:08d}-{_UNSAFE.sub('_', recipient)[:100]}.eml"
+
+    async def send(
+        self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
+    ) -> SendResult:
+        if not await before_data():
+            return LeaseLost()
+        path = self.path_for(email_id=email_id, recipient=recipient)
+        envelope = f"X-Envelope-From: <{sender}>\r\nX-Envelope-To: <{recipient}>\r\n".encode()
+        await asyncio.to_thread(self._write, path, envelope + data)
+        return Accepted(f"written to {path}")
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)

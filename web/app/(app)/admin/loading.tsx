@@ -1,0 +1,5 @@
+import { SegmentLoading } from "@/components/segment";
+
+export default function Loading() {
+  return <SegmentLoading />;
+}
