@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.errors import install_error_handlers
-from api.routers import health, notifications, outbound, storage_local
+from api.routers import auth, health, notifications, outbound, storage_local, tickets, uploads
 from core import db
 from core.config import Settings, get_settings
 
@@ -52,6 +52,9 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(storage_local.router)
+    app.include_router(auth.router)
+    app.include_router(tickets.router)
+    app.include_router(uploads.router)
     app.include_router(notifications.router)
     app.include_router(outbound.router)
     return app

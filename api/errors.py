@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors
@@ -54,6 +54,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
         logger.warning("database unavailable: %s", exc.orig)
         return error_response(503, "unavailable", "the database is unavailable; try again shortly")
+
+    @app.exception_handler(DataError)
+    async def database_rejected_value(_: Request, exc: DataError) -> JSONResponse:
+        # A value PostgreSQL cannot store or compare (out of range, NUL byte): the input's fault.
+        return error_response(400, "invalid", "a value is out of range or malformed")
+
+    @app.exception_handler(IntegrityError)
+    async def database_conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique or foreign-key constraint refused the change (often a concurrent request).
+        return error_response(409, "conflict", "the change conflicts with existing data")
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:

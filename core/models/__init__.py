@@ -19,6 +19,7 @@ from core.models.base import (
 from core.models.jobs import JobRun
 from core.models.mail import InboundMessage, OutboundEmail
 from core.models.notifications import Notification
+from core.models.search import TicketSearchDocument
 from core.models.sla import BusinessCalendar, CalendarHoliday, SlaNotice, SlaPolicy
 from core.models.tickets import (
     Attachment,
@@ -64,6 +65,7 @@ __all__ = [
     "TicketEvent",
     "TicketParticipant",
     "TicketPriority",
+    "TicketSearchDocument",
     "TicketStatus",
     "User",
     "Visibility",

@@ -1,0 +1,244 @@
+"""All SQL that reads tickets for people: the filtered, keyset-paginated list, full-text search,
+queue counts, and the batched look-ups a page of tickets needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.models import (
+    Attachment,
+    AttachmentStatus,
+    Comment,
+    Team,
+    TeamMember,
+    Ticket,
+    TicketEvent,
+    TicketParticipant,
+    TicketSearchDocument,
+    TicketStatus,
+    User,
+    Visibility,
+)
+
+ACTIVE_STATUSES = (TicketStatus.new.value, TicketStatus.open.value, TicketStatus.pending.value)
+PRIORITY_RANK = case(
+    {"low": 1, "normal": 2, "high": 3, "urgent": 4}, value=Ticket.priority, else_=0
+)
+SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "updated": Ticket.updated_at,
+    "created": Ticket.created_at,
+    "priority": PRIORITY_RANK,
+}
+
+
+def breached_clause(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        Ticket.first_response_breached_at.is_not(None),
+        Ticket.resolution_breached_at.is_not(None),
+        and_(Ticket.first_response_at.is_(None), Ticket.first_response_due_at < now),
+        and_(Ticket.resolved_at.is_(None), Ticket.resolution_due_at < now),
+    )
+
+
+def at_risk_clause(now: datetime, horizon: datetime) -> ColumnElement[bool]:
+    return and_(
+        ~breached_clause(now),
+        Ticket.sla_paused_at.is_(None),
+        or_(
+            and_(
+                Ticket.first_response_at.is_(None),
+                Ticket.first_response_due_at.between(now, horizon),
+            ),
+            and_(Ticket.resolved_at.is_(None), Ticket.resolution_due_at.between(now, horizon)),
+        ),
+    )
+
+
+def requester_scope(user_id: int) -> ColumnElement[bool]:
+    """Own tickets and those the user is copied on, as a semi-join on a small id set (plans well
+    at a million tickets, unlike an OR with EXISTS)."""
+    ids = union(
+        select(Ticket.id).where(Ticket.requester_id == user_id),
+        select(TicketParticipant.ticket_id).where(TicketParticipant.user_id == user_id),
+    )
+    return Ticket.id.in_(ids)
+
+
+def search_clause(
+    tsquery: str | None, *, number: int | None, internal: bool
+) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    if tsquery is not None:
+        query = cast(literal(tsquery), TSQUERY)
+        matches = TicketSearchDocument.public_terms.op("@@")(query)
+        if internal:
+            matches = or_(matches, TicketSearchDocument.internal_terms.op("@@")(query))
+        parts.append(Ticket.id.in_(select(TicketSearchDocument.ticket_id).where(matches)))
+    if number is not None:
+        parts.append(Ticket.number == number)
+    if not parts:
+        return literal(False)
+    return or_(*parts)
+
+
+def team_ids_of(user_id: int) -> Any:
+    return select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+
+
+async def list_tickets(
+    session: AsyncSession,
+    *,
+    conditions: Sequence[ColumnElement[bool]],
+    sort: str,
+    descending: bool,
+    after: tuple[Any, int] | None,
+    limit: int,
+) -> list[Ticket]:
+    key = SORT_COLUMNS[sort]
+    statement = select(Ticket).where(*conditions)
+    if after is not None:
+        position = tuple_(key, Ticket.id)
+        statement = statement.where(position < after if descending else position > after)
+    if descending:
+        statement = statement.order_by(key.desc(), Ticket.id.desc())
+    else:
+        statement = statement.order_by(key.asc(), Ticket.id.asc())
+    return list(await session.scalars(statement.limit(limit)))
+
+
+async def users_by_id(session: AsyncSession, ids: set[int]) -> dict[int, User]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {u.id: u for u in rows}
+
+
+async def teams_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Team]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Team).where(Team.id.in_(ids)))
+    return {t.id: t for t in rows}
+
+
+async def comment_counts(
+    session: AsyncSession, ticket_ids: list[int], *, include_internal: bool
+) -> dict[int, int]:
+    if not ticket_ids:
+        return {}
+    statement = select(Comment.ticket_id, func.count()).where(Comment.ticket_id.in_(ticket_ids))
+    if not include_internal:
+        statement = statement.where(Comment.visibility == Visibility.public.value)
+    rows = await session.execute(statement.group_by(Comment.ticket_id))
+    return {ticket_id: count for ticket_id, count in rows}
+
+
+def _visible_attachments(include_internal: bool) -> Any:
+    statement = select(Attachment).where(Attachment.status == AttachmentStatus.stored.value)
+    if not include_internal:
+        statement = statement.outerjoin(Comment, Comment.id == Attachment.comment_id).where(
+            or_(Attachment.comment_id.is_(None), Comment.visibility == Visibility.public.value)
+        )
+    return statement
+
+
+async def attachment_counts(
+    session: AsyncSession, ticket_ids: list[int], *, include_internal: bool
+) -> dict[int, int]:
+    if not ticket_ids:
+        return {}
+    inner = _visible_attachments(include_internal).where(Attachment.ticket_id.in_(ticket_ids))
+    sub = inner.subquery()
+    rows = await session.execute(select(sub.c.ticket_id, func.count()).group_by(sub.c.ticket_id))
+    return {ticket_id: count for ticket_id, count in rows}
+
+
+async def ticket_attachments(
+    session: AsyncSession, ticket_id: int, *, include_internal: bool
+) -> list[Attachment]:
+    statement = (
+        _visible_attachments(include_internal)
+        .where(Attachment.ticket_id == ticket_id)
+        .order_by(Attachment.id)
+    )
+    return list(await session.scalars(statement))
+
+
+async def attachments_of_comments(
+    session: AsyncSession, comment_ids: list[int]
+) -> list[Attachment]:
+    if not comment_ids:
+        return []
+    rows = await session.scalars(
+        select(Attachment)
+        .where(
+            Attachment.comment_id.in_(comment_ids),
+            Attachment.status == AttachmentStatus.stored.value,
+        )
+        .order_by(Attachment.id)
+    )
+    return list(rows)
+
+
+async def list_comments(
+    session: AsyncSession, ticket_id: int, *, include_internal: bool, limit: int, after_id: int
+) -> list[Comment]:
+    statement = select(Comment).where(Comment.ticket_id == ticket_id, Comment.id > after_id)
+    if not include_internal:
+        statement = statement.where(Comment.visibility == Visibility.public.value)
+    statement = statement.order_by(Comment.created_at, Comment.id).limit(limit)
+    return list(await session.scalars(statement))
+
+
+async def list_events(
+    session: AsyncSession, ticket_id: int, *, kinds: frozenset[str] | None
+) -> list[TicketEvent]:
+    statement = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+    if kinds is not None:
+        statement = statement.where(TicketEvent.kind.in_(sorted(kinds)))
+    return list(await session.scalars(statement.order_by(TicketEvent.created_at, TicketEvent.id)))
+
+
+async def participants(session: AsyncSession, ticket_id: int) -> list[User]:
+    rows = await session.scalars(
+        select(User)
+        .join(TicketParticipant, TicketParticipant.user_id == User.id)
+        .where(TicketParticipant.ticket_id == ticket_id)
+        .order_by(TicketParticipant.created_at, User.id)
+    )
+    return list(rows)
+
+
+async def queue_counts(
+    session: AsyncSession, *, user_id: int, now: datetime, horizon: datetime
+) -> dict[str, int]:
+    my_teams = team_ids_of(user_id)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Ticket.assignee_id.is_(None)).label("unassigned"),
+                func.count().filter(Ticket.assignee_id == user_id).label("mine"),
+                func.count().filter(Ticket.team_id.in_(my_teams)).label("my_team"),
+                func.count().label("open"),
+                func.count().filter(at_risk_clause(now, horizon)).label("at_risk"),
+                func.count().filter(breached_clause(now)).label("breached"),
+            ).where(Ticket.status.in_(ACTIVE_STATUSES))
+        )
+    ).one()
+    return dict(row._mapping)
