@@ -9,6 +9,11 @@ python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
   need+=(postgresql postgresql-contrib)
 fi
+# The web portal is built with Node/npm; its browser tests drive Debian's Chromium.
+if [ -f "$(dirname "$0")/../../web/package.json" ]; then
+  command -v npm >/dev/null || need+=(nodejs npm)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
