@@ -16,7 +16,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Each module registers its handlers with @subscribe at import time.
-HANDLER_MODULES: list[str] = ["core.tickets.search", "core.notifications.handlers"]
+HANDLER_MODULES: list[str] = [
+    "core.tickets.search",
+    "core.sla.handlers",
+    "core.notifications.handlers",
+]
 
 
 @dataclass(frozen=True)

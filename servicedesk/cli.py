@@ -165,6 +165,58 @@ def mailsender(
 
 
 @app.command()
+def scheduler() -> None:
+    """Run scheduled jobs (SLA, MIS sync, housekeeping) on the elected leader, and the mail sender.
+    Any number may run: a PostgreSQL advisory lock elects one leader."""
+    from scheduler.runner import serve
+
+    settings = get_settings()
+    _logging(settings)
+    asyncio.run(serve(settings))
+
+
+@app.command("sync-users")
+def sync_users(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count, write nothing")] = False,
+) -> None:
+    """Sync users from the MIS database now (recorded as a job run)."""
+    from core.user_sync import run_once
+
+    run = asyncio.run(run_once(dry_run=dry_run, trigger="cli"))
+    _report_run(run)
+
+
+@app.command("run-job")
+def run_job(job_id: Annotated[str, typer.Argument(help="a job id, e.g. sla_scan")]) -> None:
+    """Run one scheduled job now, in this process (recorded as a job run)."""
+    from core.errors import CoreError
+    from core.jobs import catalog, runner
+
+    async def work():  # type: ignore[no-untyped-def]
+        from core import db
+
+        db.init_engine("cli")
+        try:
+            spec = catalog.get_spec(get_settings(), job_id)
+            return await runner.execute(spec, trigger="cli")  # type: ignore[arg-type]
+        finally:
+            await db.dispose_engine()
+
+    try:
+        run = asyncio.run(work())
+    except CoreError as exc:
+        _fail(exc.message)
+    _report_run(run)
+
+
+def _report_run(run) -> None:  # type: ignore[no-untyped-def]
+    typer.echo(f"{run.job_id} run {run.id}: {run.status} in {run.duration_ms} ms")
+    typer.echo(f"summary: {run.summary}")
+    if run.status == "failed":
+        _fail((run.error or "failed").splitlines()[0])
+
+
+@app.command()
 def run(
     only: Annotated[
         str | None, typer.Option(help="comma list of processes, e.g. api,mailgateway")

@@ -46,6 +46,7 @@ PROCESSES: dict[str, ProcessSpec] = {
     "api": ProcessSpec("api", lambda s: _servicedesk("api", "--port", str(s.api_port))),
     "mailgateway": ProcessSpec("mailgateway", lambda s: _servicedesk("mailgateway")),
     "mailworker": ProcessSpec("mailworker", lambda s: _servicedesk("mailworker"), default=False),
+    "scheduler": ProcessSpec("scheduler", lambda s: _servicedesk("scheduler")),
     # The scheduler runs the sender loop itself; this is extra sending capacity, named explicitly.
     "mailsender": ProcessSpec("mailsender", lambda s: _servicedesk("mailsender"), default=False),
 }
