@@ -10,7 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from api.errors import install_error_handlers
-from api.routers import auth, health, notifications, outbound, storage_local, tickets, uploads
+from api.routers import (
+    auth,
+    catalog,
+    health,
+    notifications,
+    outbound,
+    storage_local,
+    tickets,
+    uploads,
+    users,
+)
 from core import db
 from core.config import Settings, get_settings
 
@@ -55,6 +65,10 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
     app.include_router(auth.router)
     app.include_router(tickets.router)
     app.include_router(uploads.router)
+    app.include_router(users.router)
+    app.include_router(catalog.teams_router)
+    app.include_router(catalog.categories_router)
+    app.include_router(catalog.canned_router)
     app.include_router(notifications.router)
     app.include_router(outbound.router)
     return app

@@ -1,0 +1,1 @@
+"""The desk's configuration that admins curate: teams and members, categories, canned responses."""
