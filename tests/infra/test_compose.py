@@ -157,12 +157,14 @@ def test_web_runs_the_standalone_build_on_the_supervisors_port(
     assert list(cmd.value) == ["node", "server.js"]
     env = stage_env(runtime)
     assert env["HOSTNAME"] == "0.0.0.0"
-    if "web" in PROCESSES:
-        settings = _container_settings(web, monkeypatch)
-        argv = PROCESSES["web"].argv(settings)
-        # The supervisor serves the same `next build` output on WEB_PORT, on every interface.
-        assert str(settings.web_port) in argv and "0.0.0.0" in argv, argv
-        assert int(env["PORT"]) == settings.web_port == Settings.model_fields["web_port"].default
+    assert int(env["PORT"]) == Settings.model_fields["web_port"].default
+    if "web" not in PROCESSES:
+        pytest.skip("servicedesk/processes.py does not start the web portal yet")
+    settings = _container_settings(web, monkeypatch)
+    argv = PROCESSES["web"].argv(settings)
+    # The supervisor serves the same `next build` output on WEB_PORT, on every interface.
+    assert str(settings.web_port) in argv and "0.0.0.0" in argv, argv
+    assert int(env["PORT"]) == settings.web_port
 
 
 # --- ports ---------------------------------------------------------------------------------------
