@@ -7,9 +7,10 @@ The protocol, row by row (the why is in scheduler/mailsender.py):
    marked as handed over is settled as sent-unconfirmed instead of being sent again;
 2. MAIL FROM / RCPT TO;
 3. hand-over mark (`sent_at`), fenced by the lease, just before DATA;
-4. DATA, then the outcome: refusals and relay outages are recorded at once; successes are recorded
-   together at the end of the batch (a crash before that leaves them marked as handed over, which
-   the next claim settles as sent, not re-sent).
+4. DATA, then the outcome, recorded at once (fenced by the lease too).
+
+Marks and outcomes commit without waiting for the WAL flush: each must survive a crash of the
+sender, not of the database, and WAL order means an outcome never survives without its mark.
 """
 
 from __future__ import annotations
@@ -157,86 +158,82 @@ async def deliver_batch(
             conn, limit=options.batch_size, lease_seconds=options.lease_seconds
         )
         report.claimed = len(rows)
-        succeeded: list[Outcome] = []
-        try:
-            for index, row in enumerate(rows):
-                if row.status != "sending":
-                    report.unconfirmed += 1
-                    logger.warning("outbound mail %s settled as sent-unconfirmed", row.id)
-                    continue
-                assert row.locked_until is not None
-                lease = row.locked_until
-                if should_stop():
-                    unsent = [r for r in rows[index:] if r.status == "sending"]
-                    await repository.finish(
-                        conn,
-                        [Outcome(r.id, r.locked_until, "queued", undo=1) for r in unsent],  # type: ignore[arg-type]
-                    )
-                    report.released += len(unsent)
-                    break
-                if row.bouncing_since is not None:
-                    reason = f": {row.bounce_reason}" if row.bounce_reason else ""
-                    await repository.finish(
-                        conn,
-                        [
-                            Outcome(
-                                row.id,
-                                lease,
-                                "suppressed",
-                                error=f"not sent: {row.recipient} is bouncing since "
-                                f"{row.bouncing_since:%Y-%m-%d}{reason}",
-                            )
-                        ],
-                    )
-                    report.suppressed += 1
-                    continue
-                try:
-                    data = await message_bytes(conn, row, storage)
-                except AttachmentUnavailable as exc:
-                    await repository.finish(conn, [temporary_outcome(row, str(exc), options)])
-                    report.retried += 1
-                    continue
-                except Exception as exc:
-                    logger.exception("outbound mail %s could not be built", row.id)
-                    await repository.finish(
-                        conn,
-                        [Outcome(row.id, lease, "failed", error=f"could not build: {exc}")],
-                    )
+        for index, row in enumerate(rows):
+            if row.status != "sending":
+                report.unconfirmed += 1
+                logger.warning("outbound mail %s settled as sent-unconfirmed", row.id)
+                continue
+            assert row.locked_until is not None
+            lease = row.locked_until
+            if should_stop():
+                unsent = [r for r in rows[index:] if r.status == "sending"]
+                await repository.finish(
+                    conn,
+                    [Outcome(r.id, r.locked_until, "queued", undo=1) for r in unsent],  # type: ignore[arg-type]
+                )
+                report.released += len(unsent)
+                break
+            if row.bouncing_since is not None:
+                reason = f": {row.bounce_reason}" if row.bounce_reason else ""
+                await repository.finish(
+                    conn,
+                    [
+                        Outcome(
+                            row.id,
+                            lease,
+                            "suppressed",
+                            error=f"not sent: {row.recipient} is bouncing since "
+                            f"{row.bouncing_since:%Y-%m-%d}{reason}",
+                        )
+                    ],
+                )
+                report.suppressed += 1
+                continue
+            try:
+                data = await message_bytes(conn, row, storage)
+            except AttachmentUnavailable as exc:
+                await repository.finish(conn, [temporary_outcome(row, str(exc), options)])
+                report.retried += 1
+                continue
+            except Exception as exc:
+                logger.exception("outbound mail %s could not be built", row.id)
+                await repository.finish(
+                    conn,
+                    [Outcome(row.id, lease, "failed", error=f"could not build: {exc}")],
+                )
+                report.failed += 1
+                continue
+            try:
+                result = await transport.send(
+                    email_id=row.id,
+                    sender=envelope_sender,
+                    recipient=row.recipient,
+                    data=data,
+                    before_data=partial(
+                        repository.mark_handing, conn, email_id=row.id, lease=lease
+                    ),
+                )
+            except RelayUnavailable as exc:
+                report.relay_down = True
+                pending = [r for r in rows[index:] if r.status == "sending"]
+                outcomes = [temporary_outcome(r, str(exc), options) for r in pending]
+                await repository.finish(conn, outcomes)
+                report.retried += sum(1 for o in outcomes if o.status == "queued")
+                report.failed += sum(1 for o in outcomes if o.status == "failed")
+                break
+            if isinstance(result, Accepted):
+                await repository.finish(conn, [Outcome(row.id, lease, "sent")])
+                report.sent += 1
+            elif isinstance(result, Refused):
+                if result.permanent:
+                    outcome = Outcome(row.id, lease, "failed", error=result.detail)
+                else:
+                    outcome = temporary_outcome(row, result.detail, options)
+                await repository.finish(conn, [outcome])
+                if outcome.status == "failed":
                     report.failed += 1
-                    continue
-                try:
-                    result = await transport.send(
-                        email_id=row.id,
-                        sender=envelope_sender,
-                        recipient=row.recipient,
-                        data=data,
-                        before_data=partial(
-                            repository.mark_handing, conn, email_id=row.id, lease=lease
-                        ),
-                    )
-                except RelayUnavailable as exc:
-                    report.relay_down = True
-                    pending = [r for r in rows[index:] if r.status == "sending"]
-                    outcomes = [temporary_outcome(r, str(exc), options) for r in pending]
-                    await repository.finish(conn, outcomes)
-                    report.retried += sum(1 for o in outcomes if o.status == "queued")
-                    report.failed += sum(1 for o in outcomes if o.status == "failed")
-                    break
-                if isinstance(result, Accepted):
-                    succeeded.append(Outcome(row.id, lease, "sent"))
-                    report.sent += 1
-                elif isinstance(result, Refused):
-                    if result.permanent:
-                        outcome = Outcome(row.id, lease, "failed", error=result.detail)
-                    else:
-                        outcome = temporary_outcome(row, result.detail, options)
-                    await repository.finish(conn, [outcome])
-                    if outcome.status == "failed":
-                        report.failed += 1
-                    else:
-                        report.retried += 1
-                elif isinstance(result, LeaseLost):
-                    report.lease_lost += 1
-        finally:
-            await repository.finish(conn, succeeded)
+                else:
+                    report.retried += 1
+            elif isinstance(result, LeaseLost):
+                report.lease_lost += 1
     return report

@@ -226,9 +226,10 @@ _CLAIM = text(
     """
 )
 
-# The hand-over mark, written just before DATA. Its commit need not wait for the WAL flush
-# (synchronous_commit off for this one transaction): it only has to survive a crash of the
-# sender, not of the database; see scheduler/mailsender.py for the whole argument.
+# The hand-over mark, written just before DATA, and the outcome after it. Their commits need not
+# wait for the WAL flush (synchronous_commit off for that one transaction, via set_config in the
+# WHERE clause so it stays one round trip): they must survive a crash of the sender, not of the
+# database; see scheduler/mailsender.py for the whole argument.
 _MARK_HANDING = text(
     """
     UPDATE outbound_emails SET sent_at = now()
@@ -252,6 +253,7 @@ _FINISH = text(
                 CAST(:delays AS float8[]), CAST(:undo AS int[]), CAST(:leases AS timestamptz[]))
          AS v(id, status, error, delay, undo, lease)
     WHERE o.id = v.id AND o.status = 'sending' AND o.locked_until = v.lease
+      AND set_config('synchronous_commit', 'off', true) IS NOT NULL
     """
 )
 

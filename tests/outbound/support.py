@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import email
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -45,6 +45,8 @@ class CaptureHandler:
     messages: list[Captured] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     tempfail_data: int = 0
+    # Called with each accepted message after it is stored, before the 250 goes out.
+    after_store: Callable[[Captured], Awaitable[None]] | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -59,13 +61,14 @@ class CaptureHandler:
         if self.tempfail_data > 0:
             self.tempfail_data -= 1
             return "451 4.3.0 try again later"
-        self.messages.append(
-            Captured(
-                mail_from=envelope.mail_from or "",
-                rcpt_tos=list(envelope.rcpt_tos),
-                data=bytes(envelope.original_content or envelope.content or b""),
-            )
+        captured = Captured(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            data=bytes(envelope.original_content or envelope.content or b""),
         )
+        self.messages.append(captured)
+        if self.after_store is not None:
+            await self.after_store(captured)
         return "250 2.0.0 queued"
 
     def to(self, address: str) -> list[Captured]:
@@ -201,3 +204,25 @@ async def make_user(
         return await users.create_user(
             session, email=email_address, name=name or email_address, role=role, locale=locale
         )
+
+
+async def enqueue_sign_in_links(count: int, *, prefix: str = "user") -> list[int]:
+    """`count` queued mails, one per new person (sign-in links: no ticket, no loop-guard hit)."""
+    from core.notifications.service import send_magic_link
+
+    ids = []
+    async with db.session_scope() as session:
+        for n in range(count):
+            user = await users.create_user(
+                session, email=f"{prefix}{n}@bulk.ac.kr", name=f"User {n}", locale="en"
+            )
+            await send_magic_link(session, user=user, url=f"http://localhost:3000/login/{n}")
+            ids.append(user.id)
+    return ids
+
+
+def create_engine_like(database_url: str) -> AsyncEngine:
+    """A second engine on the test database: what a second sender process would have."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    return create_async_engine(database_url, pool_size=5, max_overflow=5)
