@@ -13,6 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import create_database, drop_database
@@ -180,9 +181,12 @@ def fresh_database(test_server_url: str):  # type: ignore[no-untyped-def]
     drop_database(url)
 
 
-def _exec_in_image(args: list[str], cwd: Path, database_url: str) -> subprocess.CompletedProcess:
+def _exec_in_image(
+    args: list[str], cwd: Path, database_url: str, *, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIS_", "DATABASE_URL"))}
     env.update(DATABASE_URL=database_url, APP_ENV="test", PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra_env or {})
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -201,12 +205,32 @@ def test_readme_alembic_command_works_in_the_image_workdir(
     assert where.stdout.strip() == str(image_workdir / "core" / "__init__.py")
 
 
-def test_readme_user_sync_command_works_in_the_image_workdir(
+def test_readme_user_sync_command_syncs_users_in_the_image_workdir(
     image_workdir: Path, fresh_database: str
 ) -> None:
+    """The README's one-liner, with an MIS source configured (a table in the same PostgreSQL)."""
     alembic = str(Path(sys.executable).parent / "alembic")
-    assert (
-        _exec_in_image([alembic, "upgrade", "head"], image_workdir, fresh_database).returncode == 0
+    migrated = _exec_in_image([alembic, "upgrade", "head"], image_workdir, fresh_database)
+    assert migrated.returncode == 0, migrated.stderr
+    plain_url = fresh_database.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain_url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE mis_people (external_id text, email text, name text, department text,"
+            " phone text, active boolean)"
+        )
+        connection.execute(
+            "INSERT INTO mis_people VALUES"
+            " ('2024001', 'Kim.Minji@univ.ac.kr', '김민지', '전산팀', '02-123-4567', true)"
+        )
+    mis = {
+        "MIS_DATABASE_URL": fresh_database,
+        "MIS_USER_QUERY": "SELECT external_id, email, name, department, phone, active"
+        " FROM mis_people",
+    }
+    result = _exec_in_image(
+        [sys.executable, "-c", README_USER_SYNC], image_workdir, fresh_database, extra_env=mis
     )
-    result = _exec_in_image([sys.executable, "-c", README_USER_SYNC], image_workdir, fresh_database)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    with psycopg.connect(plain_url) as connection:
+        rows = connection.execute("SELECT lower(email), name FROM users").fetchall()
+    assert ("kim.minji@univ.ac.kr", "김민지") in rows
