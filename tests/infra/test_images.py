@@ -234,3 +234,28 @@ def test_readme_user_sync_command_syncs_users_in_the_image_workdir(
     with psycopg.connect(plain_url) as connection:
         rows = connection.execute("SELECT lower(email), name FROM users").fetchall()
     assert ("kim.minji@univ.ac.kr", "김민지") in rows
+
+
+# Contrib modules the official postgres image ships (and managed PostgreSQL services offer).
+POSTGRES_CONTRIB = {
+    "btree_gin",
+    "btree_gist",
+    "citext",
+    "fuzzystrmatch",
+    "hstore",
+    "pg_stat_statements",
+    "pg_trgm",
+    "pgcrypto",
+    "unaccent",
+    "uuid-ossp",
+}
+
+
+def test_migrations_need_only_extensions_the_postgres_image_ships() -> None:
+    versions = PROJECT_DIR / "core" / "migrations" / "versions"
+    needed = set()
+    for migration in versions.glob("*.py"):
+        text = migration.read_text()
+        needed |= set(re.findall(r"CREATE EXTENSION IF NOT EXISTS \"?([\w-]+)", text, re.I))
+    assert "pg_trgm" in needed, "the parser below no longer finds the extensions"
+    assert needed <= POSTGRES_CONTRIB, f"not in the postgres image: {needed - POSTGRES_CONTRIB}"
