@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from api import observability
 from api.errors import install_error_handlers
 from api.routers import (
     auth,
     catalog,
     health,
+    metrics,
     notifications,
     outbound,
     storage_local,
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_engine:
+            observability.configure_logging(settings.log_level)
             db.init_engine("api", settings=settings)
         try:
             yield
@@ -58,8 +61,10 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    observability.install(app)  # added last: outermost, so every response carries its id
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(metrics.router)
     app.include_router(health.router)
     app.include_router(storage_local.router)
     app.include_router(auth.router)

@@ -69,6 +69,9 @@ def make_person(session: AsyncSession) -> MakePerson:
             role=role,
             password=password,
         )
+        # Committed (a savepoint released): a later request that fails and rolls back must not
+        # take the user with it.
+        await session.commit()
         token = issue_access_token(user_id=user.id)
         return Person(user, {"Authorization": f"Bearer {token}"}, user.id, user.email)
 

@@ -1,0 +1,30 @@
+"""Prometheus metrics. Queue depths and job failures are counted at scrape time."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import SessionDep
+from api.observability import Metrics
+from core.ops import service as ops
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request, session: SessionDep) -> Response:
+    """Prometheus text: latency by route, inbound queue and outbox depth, job failures."""
+    registry: Metrics = request.app.state.metrics
+    gauges = await ops.system_gauges(session)
+    registry.inbound_depth.set(gauges.inbound_queue_depth)
+    registry.outbox_depth.set(gauges.outbox_depth)
+    registry.job_failures.clear()
+    for job, count in gauges.job_failures_24h.items():
+        registry.job_failures.labels(job).set(count)
+    registry.job_failures_total.set(sum(gauges.job_failures_24h.values()))
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

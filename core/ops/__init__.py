@@ -1,0 +1,1 @@
+"""Operational read-outs (queue depths, recent failures) for /metrics and health pages."""
