@@ -154,11 +154,11 @@ def test_web_image_node_satisfies_next() -> None:
 # --- the README's commands inside the image layout ---------------------------------------------
 
 
-@pytest.fixture
-def image_workdir(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def image_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding what the Dockerfile COPYs into /app, nothing else."""
     (stage,) = dockerfile_stages(APP_DOCKERFILE)
-    app = tmp_path / "app"
+    app = tmp_path_factory.mktemp("image") / "app"
     app.mkdir()
     for sources, destination, _ in _copies(stage):
         if destination.startswith("/") and not destination.startswith("/app"):
@@ -174,13 +174,6 @@ def image_workdir(tmp_path: Path) -> Path:
     return app
 
 
-@pytest.fixture
-def fresh_database(test_server_url: str):  # type: ignore[no-untyped-def]
-    url = create_database(test_server_url, prefix="sd_infra")
-    yield url
-    drop_database(url)
-
-
 def _exec_in_image(
     args: list[str], cwd: Path, database_url: str, *, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
@@ -190,29 +183,38 @@ def _exec_in_image(
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def readme_migration(image_workdir: Path, test_server_url: str):  # type: ignore[no-untyped-def]
+    """`docker compose exec api alembic upgrade head`, run in the image layout on a new database."""
+    url = create_database(test_server_url, prefix="sd_infra")
+    alembic = str(Path(sys.executable).parent / README_ALEMBIC[0])
+    result = _exec_in_image([alembic, *README_ALEMBIC[1:]], image_workdir, url)
+    yield url, result
+    drop_database(url)
+
+
 def test_readme_alembic_command_works_in_the_image_workdir(
-    image_workdir: Path, fresh_database: str
+    image_workdir: Path, readme_migration: tuple[str, subprocess.CompletedProcess]
 ) -> None:
-    alembic = str(Path(sys.executable).parent / "alembic")
-    result = _exec_in_image([alembic, *README_ALEMBIC[1:]], image_workdir, fresh_database)
+    url, result = readme_migration
     assert result.returncode == 0, result.stderr
-    heads = _exec_in_image([alembic, "current"], image_workdir, fresh_database)
-    assert "(head)" in heads.stdout, heads.stdout + heads.stderr
+    alembic = str(Path(sys.executable).parent / "alembic")
+    current = _exec_in_image([alembic, "current"], image_workdir, url)
+    assert "(head)" in current.stdout, current.stdout + current.stderr
     where = _exec_in_image(
-        [sys.executable, "-c", "import core; print(core.__file__)"], image_workdir, fresh_database
+        [sys.executable, "-c", "import core; print(core.__file__)"], image_workdir, url
     )
     # The code came from the image layout, not from the checkout this test runs in.
     assert where.stdout.strip() == str(image_workdir / "core" / "__init__.py")
 
 
 def test_readme_user_sync_command_syncs_users_in_the_image_workdir(
-    image_workdir: Path, fresh_database: str
+    image_workdir: Path, readme_migration: tuple[str, subprocess.CompletedProcess]
 ) -> None:
     """The README's one-liner, with an MIS source configured (a table in the same PostgreSQL)."""
-    alembic = str(Path(sys.executable).parent / "alembic")
-    migrated = _exec_in_image([alembic, "upgrade", "head"], image_workdir, fresh_database)
+    url, migrated = readme_migration
     assert migrated.returncode == 0, migrated.stderr
-    plain_url = fresh_database.replace("postgresql+psycopg://", "postgresql://")
+    plain_url = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain_url, autocommit=True) as connection:
         connection.execute(
             "CREATE TABLE mis_people (external_id text, email text, name text, department text,"
@@ -223,12 +225,12 @@ def test_readme_user_sync_command_syncs_users_in_the_image_workdir(
             " ('2024001', 'Kim.Minji@univ.ac.kr', '김민지', '전산팀', '02-123-4567', true)"
         )
     mis = {
-        "MIS_DATABASE_URL": fresh_database,
+        "MIS_DATABASE_URL": url,
         "MIS_USER_QUERY": "SELECT external_id, email, name, department, phone, active"
         " FROM mis_people",
     }
     result = _exec_in_image(
-        [sys.executable, "-c", README_USER_SYNC], image_workdir, fresh_database, extra_env=mis
+        [sys.executable, "-c", README_USER_SYNC], image_workdir, url, extra_env=mis
     )
     assert result.returncode == 0, result.stdout + result.stderr
     with psycopg.connect(plain_url) as connection:
