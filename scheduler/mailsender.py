@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,6 +47,7 @@ from core import db
 from core.config import Settings, get_settings
 from core.outbox.delivery import BatchReport, SenderOptions, deliver_batch
 from core.outbox.transport import FileSinkTransport, SmtpTransport, Transport
+from core.storage import get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,9 @@ async def _lane(
     envelope_sender: str,
     options: SenderOptions,
     totals: BatchReport,
+    settings: Settings,
 ) -> None:
+    storage = partial(get_storage, settings)
     errors = 0
     try:
         while not stop.is_set():
@@ -85,6 +89,8 @@ async def _lane(
                     envelope_sender=envelope_sender,
                     options=options,
                     should_stop=stop.is_set,
+                    storage=storage,
+                    api_base_url=settings.api_public_url,
                 )
             except Exception:
                 # The database is down or a statement failed: back off, keep the process alive.
@@ -136,6 +142,7 @@ async def run_sender(
                 envelope_sender=settings.reply_address,
                 options=options,
                 totals=totals,
+                settings=settings,
             ),
             name=f"mailsender-lane-{number}",
         )

@@ -69,11 +69,7 @@ async def announce_comment(session: AsyncSession, event: events.CommentAdded) ->
     if ticket is None or comment is None or author is None:
         return
     settings = get_settings()
-    content = outbox.comment_content(
-        comment,
-        author_name=author.name,
-        attachments=await repository.public_attachments(session, comment_id=comment.id),
-    )
+    content = outbox.comment_content(comment, author_name=author.name)
     thread = await outbox.thread_of(session, ticket)
     event_key = f"comment:{comment.id}"
     if is_staff(author):
@@ -130,11 +126,7 @@ async def announce_assignment(session: AsyncSession, event: events.TicketAssigne
     content = None
     if first is not None:
         author = await users_repo.get_by_id(session, first.author_id) if first.author_id else None
-        content = outbox.comment_content(
-            first,
-            author_name=author.name if author else "",
-            attachments=await repository.public_attachments(session, comment_id=first.id),
-        )
+        content = outbox.comment_content(first, author_name=author.name if author else "")
     event_id = await repository.latest_ticket_event_id(
         session, ticket_id=ticket.id, kind="assigned"
     )

@@ -20,17 +20,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.errors import CoreError
+from core.errors import NotFound
 from core.outbox import compose, repository
+from core.outbox import render as rendering
 from core.outbox.repository import ClaimedEmail, Outcome
-from core.outbox.service import ATTACH_HEADER
 from core.outbox.transport import Accepted, LeaseLost, Refused, RelayUnavailable, Transport
 from core.storage import Storage
 
 logger = logging.getLogger(__name__)
+
+ATTACH_MAX_BYTES = 2 * 1024 * 1024  # larger public attachments are linked, not attached
+ATTACH_TOTAL_MAX_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,25 +105,51 @@ def temporary_outcome(row: ClaimedEmail, error: str, options: SenderOptions) -> 
     )
 
 
+def _attachment_meta(file: Any, url: str | None = None) -> dict[str, Any]:
+    meta = {"filename": file.filename, "size_label": rendering.size_label(file.size)}
+    if url:
+        meta["url"] = url
+    return meta
+
+
 async def message_bytes(
-    conn: AsyncConnection, row: ClaimedEmail, storage: Callable[[], Storage]
+    conn: AsyncConnection,
+    row: ClaimedEmail,
+    *,
+    storage: Callable[[], Storage],
+    api_base_url: str,
 ) -> bytes:
+    """The message as the relay receives it. A comment's public files are attached when small
+    (up to ATTACH_MAX_BYTES each, ATTACH_TOTAL_MAX_BYTES together) and linked otherwise; the
+    links go to the API's permission-checked download."""
     attachments: list[compose.MailAttachment] = []
-    ids = [int(i) for i in (row.headers.get(ATTACH_HEADER) or [])]
-    if ids:
-        store = storage()
-        for attachment in await repository.attachments_by_id(conn, ids):
+    extra_text = extra_html = None
+    if row.comment_id is not None:
+        files = await repository.public_attachments(conn, comment_id=row.comment_id)
+        attached: list[dict[str, Any]] = []
+        linked: list[dict[str, Any]] = []
+        total = 0
+        for file in files:
+            url = f"{api_base_url.rstrip('/')}/api/v1/attachments/{file.id}"
+            if file.size > ATTACH_MAX_BYTES or total + file.size > ATTACH_TOTAL_MAX_BYTES:
+                linked.append(_attachment_meta(file, url))
+                continue
             try:
-                data = await store.get(attachment.storage_key)
-            except CoreError as exc:  # NotFound: deleted since; send the rest
-                logger.warning("attachment %s left out of mail %s: %s", attachment.id, row.id, exc)
+                data = await storage().get(file.storage_key)
+            except NotFound:
+                logger.warning("attachment %s of mail %s is gone; linked instead", file.id, row.id)
+                linked.append(_attachment_meta(file, url))
                 continue
             except Exception as exc:  # storage down: try the whole mail again later
                 raise AttachmentUnavailable(
-                    f"attachment {attachment.filename!r} could not be read: {exc}"
+                    f"attachment {file.filename!r} could not be read: {exc}"
                 ) from exc
-            attachments.append(
-                compose.MailAttachment(attachment.filename, attachment.content_type, data)
+            attachments.append(compose.MailAttachment(file.filename, file.content_type, data))
+            attached.append(_attachment_meta(file))
+            total += file.size
+        if files:
+            extra_text, extra_html = rendering.render_attachments(
+                row.locale, attached=attached, linked=linked
             )
     message = compose.build_message(
         from_address=row.from_address,
@@ -132,6 +162,8 @@ async def message_bytes(
         text=row.body_text,
         html=row.body_html,
         attachments=attachments,
+        extra_text=extra_text,
+        extra_html=extra_html,
     )
     return compose.as_bytes(message)
 
@@ -150,6 +182,7 @@ async def deliver_batch(
     options: SenderOptions,
     should_stop: Callable[[], bool] = lambda: False,
     storage: Callable[[], Storage] = _default_storage,
+    api_base_url: str = "",
 ) -> BatchReport:
     report = BatchReport()
     async with engine.connect() as raw_conn:
@@ -190,7 +223,7 @@ async def deliver_batch(
                 report.suppressed += 1
                 continue
             try:
-                data = await message_bytes(conn, row, storage)
+                data = await message_bytes(conn, row, storage=storage, api_base_url=api_base_url)
             except AttachmentUnavailable as exc:
                 await repository.finish(conn, [temporary_outcome(row, str(exc), options)])
                 report.retried += 1

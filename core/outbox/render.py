@@ -37,8 +37,8 @@ _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 LABELS: dict[str, dict[str, Any]] = {
     "ko": {
-        "attached": "첨부",
-        "linked": "첨부(링크)",
+        "attachments": "첨부 파일",
+        "attached": "이 메일에 첨부",
         "priority": {"low": "낮음", "normal": "보통", "high": "높음", "urgent": "긴급"},
         "sla": {
             "first_response_reminder": "첫 응답 기한 임박",
@@ -49,8 +49,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "date": "%Y-%m-%d %H:%M (KST)",
     },
     "en": {
-        "attached": "Attached",
-        "linked": "Attachment (link)",
+        "attachments": "Attachments",
+        "attached": "attached to this mail",
         "priority": {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"},
         "sla": {
             "first_response_reminder": "First response due soon",
@@ -132,3 +132,14 @@ def render(kind: str, locale: str, context: dict[str, Any]) -> Rendered:
     text = _BLANK_RUNS.sub("\n\n", str(text_module)).strip() + "\n"
     html = env.get_template(f"{locale}/{kind}.html.j2").render({**values, "subject": subject})
     return Rendered(subject=subject, text=text, html=html)
+
+
+def render_attachments(
+    locale: str, *, attached: list[dict[str, Any]], linked: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """The attachment list the sender adds to a comment's mail (text, HTML)."""
+    env = environment()
+    values = {"labels": LABELS[normalise_locale(locale)], "attached": attached, "linked": linked}
+    text = env.get_template("_attachments.txt.j2").render(values)
+    html = env.get_template("_attachments.html.j2").render(values)
+    return text, html

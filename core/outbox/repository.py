@@ -16,7 +16,16 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from core.models import Attachment, Comment, OutboundEmail, OutboundStatus, Team, Ticket, User
+from core.models import (
+    Attachment,
+    AttachmentStatus,
+    Comment,
+    OutboundEmail,
+    OutboundStatus,
+    Team,
+    Ticket,
+    User,
+)
 
 Executor = AsyncSession | AsyncConnection
 
@@ -216,7 +225,8 @@ _CLAIM = text(
                                THEN o.next_attempt_at ELSE now() + make_interval(secs => :lease) END
     FROM due
     WHERE o.id = due.id
-    RETURNING o.id, o.status, o.kind, o.ticket_id, o.recipient, o.from_address, o.reply_to,
+    RETURNING o.id, o.status, o.kind, o.ticket_id, o.comment_id, o.locale, o.recipient,
+              o.from_address, o.reply_to,
               o.subject, o.message_id, o.headers, o.body_text, o.body_html, o.created_at,
               o.attempts, o.locked_until,
               (SELECT u.bouncing_since FROM users u WHERE u.email = o.recipient::citext)
@@ -264,6 +274,8 @@ class ClaimedEmail:
     status: str
     kind: str
     ticket_id: int | None
+    comment_id: int | None
+    locale: str
     recipient: str
     from_address: str
     reply_to: str | None
@@ -324,7 +336,8 @@ async def finish(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> int:
     return int(result.rowcount or 0)
 
 
-async def attachments_by_id(conn: Executor, ids: Sequence[int]) -> list[Any]:
+async def public_attachments(conn: Executor, *, comment_id: int) -> list[Any]:
+    """The stored files of a (public) comment, as the sender attaches or links them."""
     result = await conn.execute(
         select(
             Attachment.id,
@@ -332,7 +345,12 @@ async def attachments_by_id(conn: Executor, ids: Sequence[int]) -> list[Any]:
             Attachment.content_type,
             Attachment.size,
             Attachment.storage_key,
-        ).where(Attachment.id.in_(list(ids)))
+        )
+        .where(
+            Attachment.comment_id == comment_id,
+            Attachment.status == AttachmentStatus.stored.value,
+        )
+        .order_by(Attachment.id)
     )
     return list(result)
 

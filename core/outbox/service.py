@@ -17,7 +17,7 @@ log shows what was held back and why. Nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings, get_settings
 from core.errors import Conflict, NotFound
 from core.mail.tokens import make_message_id, make_reply_token, reply_address, split_plus_address
-from core.models import Attachment, Comment, OutboundEmail, OutboundStatus, Ticket, User
+from core.models import Comment, OutboundEmail, OutboundStatus, Ticket, User
 from core.outbox import render as rendering
 from core.outbox import repository
 
@@ -38,13 +38,10 @@ KIND_LADDERS: dict[str, tuple[tuple[int, int], ...]] = {
     "magic_link": ((10, 5), (60, 10)),
 }
 MAX_REFERENCES = 10  # the root and the nine latest: enough for every client to thread
-ATTACH_MAX_BYTES = 2 * 1024 * 1024  # larger public attachments are linked, not attached
-ATTACH_TOTAL_MAX_BYTES = 5 * 1024 * 1024
 MAX_COMMENT_CHARS = 20_000
 MAX_SUBJECT_CHARS = 250
 AUTO_GENERATED = "auto-generated"
 AUTO_REPLIED = "auto-replied"
-ATTACH_HEADER = "_attach"  # private: attachment ids the sender attaches (never emitted)
 
 
 def product_name(settings: Settings) -> str:
@@ -81,56 +78,26 @@ def ticket_context(settings: Settings, ticket: Ticket, locale: str) -> dict[str,
 
 @dataclass(frozen=True)
 class CommentContent:
-    """A comment as notifications show it: the new text (quoted history cut), who wrote it, and
-    its public attachments split into attached (small) and linked (large)."""
+    """A comment as notifications show it: who wrote it and the new text (quoted history cut).
+    Its public attachments are added by the sender (core/outbox/delivery.py): the API and the
+    gateway link files to a comment after the comment's event, in the same transaction, so they
+    are only certain to be there once it committed."""
 
     author_name: str
     text: str
-    attached: list[Attachment] = field(default_factory=list)
-    linked: list[Attachment] = field(default_factory=list)
 
-    def context(self, settings: Settings) -> dict[str, Any]:
-        base = settings.api_public_url.rstrip("/")
-        return {
-            "author_name": self.author_name,
-            "text": self.text,
-            "attached": [
-                {"filename": a.filename, "size_label": rendering.size_label(a.size)}
-                for a in self.attached
-            ],
-            "linked": [
-                {
-                    "filename": a.filename,
-                    "size_label": rendering.size_label(a.size),
-                    "url": f"{base}/api/v1/attachments/{a.id}",
-                }
-                for a in self.linked
-            ],
-        }
+    def context(self) -> dict[str, Any]:
+        return {"author_name": self.author_name, "text": self.text}
 
 
-def comment_content(
-    comment: Comment, *, author_name: str, attachments: Sequence[Attachment] = ()
-) -> CommentContent:
+def comment_content(comment: Comment, *, author_name: str) -> CommentContent:
     body = comment.body_text or ""
     if comment.quote_start is not None and 0 < comment.quote_start <= len(body):
         body = body[: comment.quote_start]
     body = body.strip()
     if len(body) > MAX_COMMENT_CHARS:
         body = body[:MAX_COMMENT_CHARS].rstrip() + " …"
-    attached: list[Attachment] = []
-    linked: list[Attachment] = []
-    total = 0
-    for attachment in sorted(attachments, key=lambda a: a.id):
-        if (
-            attachment.size <= ATTACH_MAX_BYTES
-            and total + attachment.size <= ATTACH_TOTAL_MAX_BYTES
-        ):
-            attached.append(attachment)
-            total += attachment.size
-        else:
-            linked.append(attachment)
-    return CommentContent(author_name=author_name, text=body, attached=attached, linked=linked)
+    return CommentContent(author_name=author_name, text=body)
 
 
 def thread_headers(thread_ids: Sequence[str]) -> dict[str, str]:
@@ -245,9 +212,7 @@ async def enqueue(
             thread = await thread_of(session, ticket)
         headers.update(thread_headers(thread))
     if content is not None:
-        values["comment"] = content.context(settings)
-        if content.attached:
-            headers[ATTACH_HEADER] = [a.id for a in content.attached]
+        values["comment"] = content.context()
     rendered = rendering.render(kind, locale, values)
     reason = await _suppression_reason(
         session, kind=kind, recipient=recipient, address=address, ticket=ticket, settings=settings
