@@ -15,6 +15,7 @@ from api.routers import (
     auth,
     catalog,
     health,
+    maillog,
     metrics,
     notifications,
     outbound,
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
     app.include_router(catalog.canned_router)
     app.include_router(notifications.router)
     app.include_router(outbound.router)
+    app.include_router(maillog.router)
     return app

@@ -208,7 +208,10 @@ async def bounce(ctx: Context) -> None:
         return
     session = ctx.session
     ticket = await _ticket_for_ids(session, found.original_message_ids)
-    addresses = ", ".join(r.address for r in found.recipients) or "unknown address"
+    listed = [r.address for r in found.recipients]
+    addresses = ", ".join(listed[:5]) or "unknown address"
+    if len(listed) > 5:
+        addresses += f" and {len(listed) - 5} more"
     if not found.permanent:
         raise ignore(f"delivery delay notice for {addresses} ({found.evidence})")
     marked: list[str] = []
@@ -553,16 +556,12 @@ async def _store_parts(ctx: Context, ticket: Ticket, comment: Comment, author: U
         if part.content_id:
             inline_ids[part.content_id] = attachment.id
         stored.append(
-            {"id": attachment.id, "filename": attachment.filename, "size": part_size(part)}
+            {"id": attachment.id, "filename": attachment.filename, "size": len(part.data)}
         )
     if mail.html:
         comment.body_html = sanitise_html(mail.html, inline_ids=inline_ids) or None
         await ctx.session.flush()
     ctx.record("attachments", f"{len(stored)} stored", attachments=stored[:50])
-
-
-def part_size(part: Any) -> int:
-    return len(part.data)
 
 
 async def _store_one(ctx: Context, part: Any, ticket: Ticket, comment: Comment, author: User):  # type: ignore[no-untyped-def]

@@ -33,7 +33,12 @@ class Gateway:
         sender: str = "someone@univ.ac.kr",
         recipients: list[str] | None = None,
     ) -> tuple[dict[str, Any], str]:
-        """Send over SMTP; returns aiosmtplib's (per-recipient errors, final response)."""
+        """Send over SMTP; returns aiosmtplib's (per-recipient errors, final response).
+        `sender=""` sends `MAIL FROM:<>` (a null return path, as bounces have)."""
+        if sender == "":
+            data = message if isinstance(message, bytes) else message.as_bytes()
+            async with aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=60) as client:
+                return await client.sendmail("", recipients or [HELP], data)
         return await aiosmtplib.send(
             message,
             hostname=self.host,
@@ -110,3 +115,46 @@ def make_mail(
         message[name] = value
     message.set_content(body)
     return message
+
+
+class TcpProxy:
+    """A TCP forwarder we can take down and bring back: the database 'goes away' for the
+    gateway (connections refused, open ones cut) while the test's own engine keeps working."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        await asyncio.sleep(0.05)

@@ -1,0 +1,174 @@
+"""The admin's inbound mail log: every mail the gateway accepted, what became of it and why;
+reprocess, release from quarantine, discard. The rules are in core/inbound/maillog.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AdminUser, SessionDep
+from core.inbound import maillog
+from core.models import InboundMessage, InboundStatus
+
+router = APIRouter(prefix="/api/v1/admin/inbound", tags=["maillog"])
+
+MAX_ID = 2**63 - 1
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class InboundSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    processed_at: datetime | None
+    status: InboundStatus
+    reason: str | None
+    attempts: int
+    mail_from: str
+    rcpt_to: list[str]
+    from_address: str | None
+    subject: str | None
+    message_id: str | None
+    raw_size: int
+    ticket_id: int | None
+    comment_id: int | None
+
+
+class InboundPage(BaseModel):
+    items: list[InboundSummary]
+    next_cursor: str | None
+
+
+class HeaderOut(BaseModel):
+    name: str
+    value: str
+
+
+class TicketLink(BaseModel):
+    id: int
+    number: int
+
+
+class InboundDetail(InboundSummary):
+    peer: str | None
+    helo: str | None
+    raw_sha256: str
+    raw_purged_at: datetime | None
+    next_attempt_at: datetime
+    locked_until: datetime | None
+    headers: list[HeaderOut]
+    parse_result: dict[str, Any] | None
+    ticket: TicketLink | None
+
+
+class ReleaseIn(BaseModel):
+    ticket_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="append to this ticket; omit for a new ticket"
+    )
+
+
+def _detail(
+    message: InboundMessage, headers: list[tuple[str, str]], number: int | None
+) -> InboundDetail:
+    summary = InboundSummary.model_validate(message).model_dump()
+    return InboundDetail(
+        **summary,
+        peer=message.peer,
+        helo=message.helo,
+        raw_sha256=message.raw_sha256,
+        raw_purged_at=message.raw_purged_at,
+        next_attempt_at=message.next_attempt_at,
+        locked_until=message.locked_until,
+        headers=[HeaderOut(name=n, value=v) for n, v in headers],
+        parse_result=message.parse_result,
+        ticket=TicketLink(id=message.ticket_id, number=number)
+        if message.ticket_id is not None and number is not None
+        else None,
+    )
+
+
+async def _detail_of(session: SessionDep, message_id: int) -> InboundDetail:
+    detail = await maillog.get_message(session, message_id)
+    return _detail(detail.message, detail.headers, detail.ticket_number)
+
+
+@router.get("", response_model=InboundPage)
+async def list_inbound(
+    admin: AdminUser,
+    session: SessionDep,
+    status: InboundStatus | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="subject, sender, Message-ID or reason")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> InboundPage:
+    """Inbound mails, newest first, optionally by status (received, processing, processed,
+    ignored, quarantined); `reason` says why a mail was ignored or quarantined."""
+    page = await maillog.list_messages(
+        session, status=status.value if status else None, q=q, cursor=cursor, limit=limit
+    )
+    return InboundPage(
+        items=[InboundSummary.model_validate(m) for m in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{message_id}", response_model=InboundDetail)
+async def get_inbound(
+    message_id: MessageId, admin: AdminUser, session: SessionDep
+) -> InboundDetail:
+    """One inbound mail: envelope, decoded headers, the pipeline's steps and verdict, the ticket."""
+    return await _detail_of(session, message_id)
+
+
+@router.get(
+    "/{message_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}}, "description": "the mail as received"}},
+)
+async def download_inbound_raw(
+    message_id: MessageId, admin: AdminUser, session: SessionDep
+) -> Response:
+    """The mail exactly as received (message/rfc822), for forensics or re-import elsewhere."""
+    raw = await maillog.raw_bytes(session, message_id)
+    return Response(
+        content=raw,
+        media_type="message/rfc822",
+        headers={
+            "Content-Disposition": f'attachment; filename="inbound-{message_id}.eml"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/{message_id}/reprocess", response_model=InboundDetail)
+async def reprocess_inbound(
+    message_id: MessageId, admin: AdminUser, session: SessionDep
+) -> InboundDetail:
+    """Run the pipeline on this mail again now; 409 if it is already on a ticket."""
+    await maillog.reprocess(session, message_id=message_id, actor=admin)
+    return await _detail_of(session, message_id)
+
+
+@router.post("/{message_id}/release", response_model=InboundDetail)
+async def release_inbound(
+    message_id: MessageId, admin: AdminUser, session: SessionDep, body: ReleaseIn | None = None
+) -> InboundDetail:
+    """Deliver a quarantined or ignored mail anyway: as a new ticket, or onto `ticket_id`."""
+    await maillog.release(
+        session, message_id=message_id, ticket_id=body.ticket_id if body else None, actor=admin
+    )
+    return await _detail_of(session, message_id)
+
+
+@router.post("/{message_id}/discard", response_model=InboundDetail)
+async def discard_inbound(
+    message_id: MessageId, admin: AdminUser, session: SessionDep
+) -> InboundDetail:
+    """Mark a quarantined or waiting mail as ignored (kept for the record)."""
+    await maillog.discard(session, message_id=message_id, actor=admin)
+    return await _detail_of(session, message_id)
