@@ -47,7 +47,8 @@ class InboundMessage(Base):
     helo: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_size: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    raw_sha256: Mapped[str] = mapped_column(String(64))
+    # Mail without a Message-ID is deduplicated by digest.
+    raw_sha256: Mapped[str] = mapped_column(String(64), index=True)
     raw_purged_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(Text)

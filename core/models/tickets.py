@@ -110,7 +110,7 @@ class Ticket(Base):
         BigInteger, ForeignKey("tickets.id", ondelete="SET NULL")
     )
     # Message-ID of the mail that opened the ticket; notifications reference it so clients thread.
-    thread_message_id: Mapped[str | None] = mapped_column(Text)
+    thread_message_id: Mapped[str | None] = mapped_column(Text, index=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
     first_response_at: Mapped[datetime | None]
