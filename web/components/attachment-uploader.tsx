@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "./icons";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "@/lib/api/client";
 import type { Attachment } from "@/lib/api/types";
@@ -101,7 +102,7 @@ export function AttachmentUploader({
           compact ? "px-3 py-2" : "px-4 py-5"
         } ${dragging ? "border-brand-500 bg-brand-50" : "border-slate-300 bg-white"}`}
       >
-        <span aria-hidden>📎</span>
+        <Icon name="paperclip" />
         <span>{compact ? t("upload.add") : t("upload.drop")}</span>
         <input
           ref={input}
@@ -138,7 +139,7 @@ export function AttachmentUploader({
                     aria-label={t("upload.remove")}
                     className="rounded px-1 text-slate-400 hover:bg-slate-100 hover:text-slate-700"
                   >
-                    ✕
+                    <Icon name="x" className="h-3.5 w-3.5" />
                   </button>
                 </span>
               </div>

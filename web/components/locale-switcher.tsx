@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "./icons";
 import { api, unwrap } from "@/lib/api/client";
 import { useOptionalAuth } from "@/lib/auth";
 import { useI18n } from "@/lib/i18n";
@@ -26,7 +27,7 @@ export function LocaleSwitcher({ className = "" }: { className?: string }) {
   return (
     <label className={`flex items-center gap-1 text-sm ${className}`}>
       <span className="sr-only">{t("nav.language")}</span>
-      <span aria-hidden>🌐</span>
+      <Icon name="globe" className="h-4 w-4 text-slate-500" />
       <select
         data-testid="locale-switcher"
         value={locale}

@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "./icons";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -104,7 +105,7 @@ export function NotificationBell() {
         className="relative rounded-md p-2 text-slate-600 hover:bg-slate-100"
         data-testid="notification-bell"
       >
-        <span aria-hidden>🔔</span>
+        <Icon name="bell" className="h-5 w-5" />
         {unread > 0 && (
           <span
             data-testid="unread-count"

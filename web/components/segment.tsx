@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "./icons";
 import Link from "next/link";
 import { useEffect } from "react";
 import { ApiError } from "@/lib/api/client";
@@ -28,8 +29,8 @@ export function SegmentError({ error, retry }: { error: unknown; retry: () => vo
     status === 0 ? t("error.network") : status === 503 ? t("error.unavailable") : t("error.title");
   return (
     <div className="mx-auto w-full max-w-xl px-4 py-16 text-center" role="alert" data-testid="segment-error">
-      <div aria-hidden className="mb-3 text-4xl">
-        ⚠️
+      <div className="mb-3 flex justify-center text-amber-500">
+        <Icon name="alert" className="h-10 w-10" />
       </div>
       <h1 className="text-lg font-semibold">{title}</h1>
       <p className="mt-2 text-sm text-slate-600">{t("error.body")}</p>

@@ -11,7 +11,7 @@ import { EmptyState } from "./ui";
 export function Thread({ comments, showInternal }: { comments: Comment[]; showInternal: boolean }) {
   const { t } = useI18n();
   const visible = showInternal ? comments : comments.filter((c) => c.visibility === "public");
-  if (visible.length === 0) return <EmptyState title={t("thread.empty")} icon="💬" />;
+  if (visible.length === 0) return <EmptyState title={t("thread.empty")} icon="chat" />;
   return (
     <ol className="space-y-4" aria-label={t("thread.title")} data-testid="thread">
       {visible.map((c) => (

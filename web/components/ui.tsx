@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon, type IconName } from "./icons";
 import Link from "next/link";
 import { useEffect } from "react";
 import type { ButtonHTMLAttributes, ComponentProps, ReactNode } from "react";
@@ -51,18 +52,24 @@ export function ButtonLink({
 }
 
 const FIELD =
-  "block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm placeholder:text-slate-400 focus:border-brand-500 focus:outline-none focus:ring-1 focus:ring-brand-500 disabled:bg-slate-100";
+  "block rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm placeholder:text-slate-400 focus:border-brand-500 focus:outline-none focus:ring-1 focus:ring-brand-500 disabled:bg-slate-100";
+
+/** Full width unless the caller sets a width of its own. */
+function fieldClass(extra: string | undefined, base = FIELD): string {
+  const width = /(^|\s)(w-|min-w-|max-w-)/.test(extra ?? "") ? "" : "w-full";
+  return `${base} ${width} ${extra ?? ""}`;
+}
 
 export function Input(props: ComponentProps<"input">) {
-  return <input {...props} className={`${FIELD} ${props.className ?? ""}`} />;
+  return <input {...props} className={fieldClass(props.className)} />;
 }
 
 export function Textarea(props: ComponentProps<"textarea">) {
-  return <textarea {...props} className={`${FIELD} ${props.className ?? ""}`} />;
+  return <textarea {...props} className={fieldClass(props.className)} />;
 }
 
 export function Select(props: ComponentProps<"select">) {
-  return <select {...props} className={`${FIELD} pr-8 ${props.className ?? ""}`} />;
+  return <select {...props} className={fieldClass(props.className, `${FIELD} pr-8`)} />;
 }
 
 export function Field({
@@ -135,20 +142,20 @@ export function EmptyState({
   title,
   body,
   action,
-  icon = "📭",
+  icon = "inbox",
 }: {
   title: string;
   body?: string;
   action?: ReactNode;
-  icon?: string;
+  icon?: IconName;
 }) {
   return (
     <div
       className="flex flex-col items-center justify-center rounded-lg border border-dashed border-slate-300 bg-white px-6 py-14 text-center"
       data-testid="empty-state"
     >
-      <div aria-hidden className="mb-3 text-3xl">
-        {icon}
+      <div className="mb-3 text-slate-400">
+        <Icon name={icon} className="h-8 w-8" />
       </div>
       <p className="font-medium text-slate-800">{title}</p>
       {body && <p className="mt-1 max-w-md text-sm text-slate-500">{body}</p>}
@@ -265,7 +272,7 @@ export function Modal({
         <div className="mb-4 flex items-center justify-between">
           <h2 className="text-lg font-semibold">{title}</h2>
           <Button variant="ghost" size="sm" onClick={onClose} aria-label={t("common.close")}>
-            ✕
+            <Icon name="x" />
           </Button>
         </div>
         {children}

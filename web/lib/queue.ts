@@ -1,27 +1,27 @@
-import type { ContractPaths } from "./api/contract";
-import type { TicketCounts, User } from "./api/types";
+import type { Paths } from "./api/client";
+import type { TicketCounts, TicketStatus } from "./api/types";
 
-export type TicketQuery = NonNullable<ContractPaths["/api/v1/tickets"]["get"]["parameters"]["query"]>;
+export type TicketQuery = NonNullable<Paths["/api/v1/tickets"]["get"]["parameters"]["query"]>;
 
 export const VIEWS = ["unassigned", "mine", "my_team", "open", "at_risk", "breached", "all"] as const;
 export type QueueView = (typeof VIEWS)[number];
 
 /** Statuses that still need work (what the queue counts call "open"). */
-export const ACTIVE_STATUSES = "new,open,pending";
+export const ACTIVE_STATUSES: TicketStatus[] = ["new", "open", "pending"];
 
 export function parseView(value: string | null): QueueView {
   return (VIEWS as readonly string[]).includes(value ?? "") ? (value as QueueView) : "mine";
 }
 
 /** What each queue view asks of GET /tickets. */
-export function viewQuery(view: QueueView, user: Pick<User, "id" | "team_ids">): TicketQuery {
+export function viewQuery(view: QueueView): TicketQuery {
   switch (view) {
     case "unassigned":
       return { assignee: "none", status: ACTIVE_STATUSES };
     case "mine":
       return { assignee: "me", status: ACTIVE_STATUSES };
     case "my_team":
-      return { team: user.team_ids.length ? user.team_ids.join(",") : -1, status: ACTIVE_STATUSES };
+      return { team: "mine", status: ACTIVE_STATUSES };
     case "open":
       return { status: ACTIVE_STATUSES };
     case "at_risk":

@@ -29,7 +29,7 @@ export interface Page<T> {
 }
 
 export type User = FromSchema<
-  "User",
+  "UserOut",
   {
     id: number;
     email: string;
@@ -53,7 +53,7 @@ export interface PersonRef {
 }
 
 export type Attachment = FromSchema<
-  "Attachment",
+  "AttachmentOut",
   {
     id: number;
     filename: string;
@@ -100,7 +100,7 @@ export interface TicketSla {
 }
 
 export type TicketDetail = FromSchema<
-  "TicketDetail",
+  "TicketDetailOut",
   TicketSummary & {
     participants: PersonRef[];
     merged_into_id: number | null;
@@ -113,7 +113,7 @@ export type TicketDetail = FromSchema<
 >;
 
 export type Comment = FromSchema<
-  "Comment",
+  "CommentOut",
   {
     id: number;
     author: { id: number; name: string; role: Role } | null;
@@ -128,7 +128,7 @@ export type Comment = FromSchema<
 >;
 
 export type TicketEvent = FromSchema<
-  "TicketEvent",
+  "TicketEventOut",
   {
     id: number;
     kind: string;
@@ -139,12 +139,12 @@ export type TicketEvent = FromSchema<
 >;
 
 export type TicketCounts = FromSchema<
-  "TicketCounts",
+  "CountsOut",
   { unassigned: number; mine: number; my_team: number; open: number; at_risk: number; breached: number }
 >;
 
 export type UploadTicket = FromSchema<
-  "UploadTicket",
+  "UploadOut",
   {
     attachment_id: number;
     upload_url: string;
@@ -155,17 +155,17 @@ export type UploadTicket = FromSchema<
 >;
 
 export type Team = FromSchema<
-  "Team",
+  "TeamOut",
   { id: number; name: string; email: string | null; lead_id: number | null; member_ids?: number[] }
 >;
 
 export type Category = FromSchema<
-  "Category",
+  "CategoryOut",
   { id: number; name: string; name_en: string | null; default_team_id: number | null; active: boolean }
 >;
 
 export type CannedResponse = FromSchema<
-  "CannedResponse",
+  "CannedOut",
   { id: number; title: string; body: string; team_id?: number | null }
 >;
 
@@ -234,7 +234,7 @@ export type InboundDetail = FromSchema<
 >;
 
 export type OutboundEmail = FromSchema<
-  "OutboundEmail",
+  "OutboundEmailSummary",
   {
     id: number;
     created_at: string;
@@ -279,7 +279,7 @@ export type JobRun = FromSchema<
 >;
 
 export type Notification = FromSchema<
-  "Notification",
+  "NotificationOut",
   {
     id: number;
     ticket_id: number | null;

@@ -15,7 +15,7 @@ export function NotificationsList() {
   const { isAgent } = useAuth();
   const [unreadOnly, setUnreadOnly] = useState(false);
   const [more, setMore] = useState<Notification[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const [cursor, setCursor] = useState<number | null>(null);
   const list = useQuery(`notifications-${unreadOnly}`, async () => {
     const page = await unwrap(api().GET("/api/v1/notifications", { params: { query: { unread: unreadOnly || undefined } } }));
     setMore([]);
@@ -66,7 +66,7 @@ export function NotificationsList() {
       ) : list.data === undefined ? (
         <Skeleton />
       ) : items.length === 0 ? (
-        <EmptyState title={t("notifications.empty")} icon="🔔" />
+        <EmptyState title={t("notifications.empty")} icon="bell" />
       ) : (
         <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="notifications">
           {items.map((n) => {

@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "@/components/icons";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
@@ -41,15 +42,15 @@ export function Queue() {
   const filtered = FILTER_KEYS.some((k) => filters[k]);
 
   const query = useMemo<TicketQuery>(() => {
-    const base = viewQuery(view, user);
-    const q: TicketQuery = { ...base, sort, limit: PAGE_SIZE };
-    if (filters.status) q.status = filters.status;
-    if (filters.priority) q.priority = filters.priority;
-    if (filters.team) q.team = Number(filters.team);
+    const base = viewQuery(view);
+    const q: TicketQuery = { ...base, sort: sort as TicketQuery["sort"], limit: PAGE_SIZE };
+    if (filters.status) q.status = [filters.status as TicketStatus];
+    if (filters.priority) q.priority = [filters.priority as TicketPriority];
+    if (filters.team) q.team = filters.team;
     if (filters.category) q.category = Number(filters.category);
     if (filters.q) q.q = filters.q;
     return q;
-  }, [view, user, sort, filters.status, filters.priority, filters.team, filters.category, filters.q]);
+  }, [view, sort, filters.status, filters.priority, filters.team, filters.category, filters.q]);
   const queryKey = JSON.stringify(query);
 
   const [extra, setExtra] = useState<TicketSummary[]>([]);
@@ -290,7 +291,7 @@ export function Queue() {
           filtered ? (
             <EmptyState
               title={t("queue.emptyFiltered")}
-              icon="🔍"
+              icon="search"
               action={
                 <Button onClick={() => setParams(Object.fromEntries(FILTER_KEYS.map((k) => [k, null])))}>
                   {t("queue.clearFilters")}
@@ -298,7 +299,7 @@ export function Queue() {
               }
             />
           ) : (
-            <EmptyState title={t("queue.empty")} body={t("queue.emptyBody")} icon="✅" />
+            <EmptyState title={t("queue.empty")} body={t("queue.emptyBody")} icon="check" />
           )
         ) : (
           <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
@@ -351,9 +352,14 @@ export function Queue() {
                         {tk.subject}
                       </Link>
                       <span className="block truncate text-xs font-normal text-slate-500">
-                        {tk.requester.name || tk.requester.email}
-                        {tk.attachment_count > 0 && <span className="ml-2">📎 {tk.attachment_count}</span>}
-                        {tk.channel === "email" && <span className="ml-2">✉︎</span>}
+                        {tk.requester ? tk.requester.name || tk.requester.email : "—"}
+                        {tk.attachment_count > 0 && (
+                          <span className="ml-2 inline-flex items-center gap-0.5 align-middle">
+                            <Icon name="paperclip" className="h-3 w-3" />
+                            {tk.attachment_count}
+                          </span>
+                        )}
+                        {tk.channel === "email" && <Icon name="mail" className="ml-2 inline h-3 w-3 align-middle" />}
                       </span>
                     </td>
                     <td className="px-3 py-2">

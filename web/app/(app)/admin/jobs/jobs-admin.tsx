@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "@/components/icons";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
@@ -40,7 +41,7 @@ export function JobsAdmin() {
       ) : jobs.data === undefined ? (
         <Skeleton />
       ) : jobs.data.length === 0 ? (
-        <EmptyState title={t("jobs.empty")} icon="⏱️" />
+        <EmptyState title={t("jobs.empty")} icon="clock" />
       ) : (
         <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
           <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="jobs-table">
@@ -78,7 +79,7 @@ export function JobsAdmin() {
                       {t("jobs.runs")}
                     </Link>
                     <Button size="sm" onClick={() => void runNow(job)} disabled={starting === job.id} data-testid="run-now">
-                      ▶ {t("jobs.runNow")}
+                      <Icon name="play" className="h-3.5 w-3.5" /> {t("jobs.runNow")}
                     </Button>
                   </td>
                 </tr>

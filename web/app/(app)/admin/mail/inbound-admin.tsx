@@ -35,7 +35,10 @@ export function InboundAdmin() {
   const [search, setSearch] = useState(q);
   const [more, setMore] = useState<InboundSummary[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
-  const query = { status: status === "all" ? undefined : status, q: q || undefined };
+  const query = {
+    status: status === "all" ? undefined : (status as InboundStatus),
+    q: q || undefined,
+  };
   const list = useQuery(`inbound-${status}-${q}`, async () => {
     const page = await unwrap(api().GET("/api/v1/admin/inbound", { params: { query } }));
     setMore([]);
@@ -93,7 +96,7 @@ export function InboundAdmin() {
       ) : list.data === undefined ? (
         <Skeleton />
       ) : items.length === 0 ? (
-        <EmptyState title={t("mail.empty")} icon="📬" />
+        <EmptyState title={t("mail.empty")} icon="inbox" />
       ) : (
         <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
           <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="inbound-table">

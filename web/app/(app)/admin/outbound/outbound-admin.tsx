@@ -16,10 +16,10 @@ export function OutboundAdmin() {
   const { t, formatRelative, formatDateTime } = useI18n();
   const toast = useToast();
   const [status, setStatus] = useState("");
-  const [cursor, setCursor] = useState<string | null>(null);
+  const [cursor, setCursor] = useState<number | null>(null);
   const [more, setMore] = useState<OutboundEmail[]>([]);
   const list = useQuery(`outbound-${status}`, async () => {
-    const result = await unwrap(api().GET("/api/v1/admin/outbound", { params: { query: { status: status || undefined } } }));
+    const result = await unwrap(api().GET("/api/v1/admin/outbound", { params: { query: { status: (status || undefined) as (typeof STATUSES)[number] | undefined } } }));
     setMore([]);
     setCursor(Array.isArray(result) ? null : result.next_cursor);
     return itemsOf(result);
@@ -27,14 +27,14 @@ export function OutboundAdmin() {
 
   async function loadMore() {
     if (!cursor) return;
-    const result = await unwrap(api().GET("/api/v1/admin/outbound", { params: { query: { status: status || undefined, cursor } } }));
+    const result = await unwrap(api().GET("/api/v1/admin/outbound", { params: { query: { status: (status || undefined) as (typeof STATUSES)[number] | undefined, cursor } } }));
     setMore((l) => [...l, ...itemsOf(result)]);
     setCursor(Array.isArray(result) ? null : result.next_cursor);
   }
 
   async function retry(mail: OutboundEmail) {
     try {
-      await unwrap(api().POST("/api/v1/admin/outbound/{outbound_id}/retry", { params: { path: { outbound_id: mail.id } } }));
+      await unwrap(api().POST("/api/v1/admin/outbound/{email_id}/retry", { params: { path: { email_id: mail.id } } }));
       toast(t("mail.actionDone"));
       void list.refetch();
     } catch (cause) {
@@ -65,7 +65,7 @@ export function OutboundAdmin() {
       ) : list.data === undefined ? (
         <Skeleton />
       ) : items.length === 0 ? (
-        <EmptyState title={t("outbound.empty")} icon="📤" />
+        <EmptyState title={t("outbound.empty")} icon="mail" />
       ) : (
         <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
           <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="outbound-table">

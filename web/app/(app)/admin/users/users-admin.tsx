@@ -50,7 +50,7 @@ export function UsersAdmin() {
       }
       load={async () =>
         itemsOf<User>(
-          await unwrap(api().GET("/api/v1/users", { params: { query: { q: q || undefined, role: role || undefined } } })),
+          await unwrap(api().GET("/api/v1/users", { params: { query: { q: q || undefined, role: (role || undefined) as Role | undefined } } })),
         )
       }
       create={async (values) => {

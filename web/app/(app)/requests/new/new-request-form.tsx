@@ -33,6 +33,7 @@ export function NewRequestForm() {
             subject: subject.trim(),
             body,
             category_id: categoryId ? Number(categoryId) : null,
+            priority: "normal",
             attachment_ids: uploads.attachmentIds,
           },
         }),

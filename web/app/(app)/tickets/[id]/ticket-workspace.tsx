@@ -1,12 +1,13 @@
 "use client";
 
+import { Icon } from "@/components/icons";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useRef, useState, type FormEvent } from "react";
 import { AttachmentList } from "@/components/attachments";
 import { Composer, type ComposerHandle } from "@/components/composer";
 import { ShortcutHelp } from "@/components/shortcut-help";
-import { PriorityBadge, SlaCountdown, StatusBadge } from "@/components/ticket-badges";
+import { PriorityBadge, SlaBadge, SlaCountdown, StatusBadge } from "@/components/ticket-badges";
 import { Thread } from "@/components/thread";
 import { useToast } from "@/components/toast";
 import { Button, Card, ErrorNotice, Input, Select, Skeleton } from "@/components/ui";
@@ -100,9 +101,11 @@ export function TicketWorkspace({ ticketId }: { ticketId: number }) {
           <div className="mt-2 flex flex-wrap items-center gap-2 text-sm">
             <StatusBadge status={tk.status} />
             <PriorityBadge priority={tk.priority} />
-            <span className="text-slate-500">
-              {tk.requester.name} &lt;{tk.requester.email}&gt;
-            </span>
+            {tk.requester && (
+              <span className="text-slate-500" data-testid="ticket-requester">
+                {tk.requester.name} &lt;{tk.requester.email}&gt;
+              </span>
+            )}
             {tk.merged_into_id && (
               <Link href={`/tickets/${tk.merged_into_id}`} className="text-brand-600 hover:underline">
                 {t("ticket.mergedInto", { number: tk.merged_into_id })}
@@ -239,12 +242,12 @@ function Properties({ ticket, onPatch, meId }: { ticket: TicketDetail; onPatch: 
 function SlaCard({ ticket }: { ticket: TicketDetail }) {
   const { t } = useI18n();
   const sla = ticket.sla;
-  const policy = sla?.policy ? (typeof sla.policy === "string" ? sla.policy : sla.policy.name) : null;
+  const state = sla?.state ?? ticket.sla_state;
   return (
     <Card className="space-y-2 p-4">
       <h2 className="flex items-center justify-between text-sm font-semibold text-slate-700">
         {t("ticket.sla")}
-        {policy && <span className="text-xs font-normal text-slate-500">{policy}</span>}
+        <SlaBadge state={state} />
       </h2>
       <SlaCountdown
         label={t("sla.firstResponse")}
@@ -312,7 +315,7 @@ function Participants({ ticket, onChanged }: { ticket: TicketDetail; onChanged: 
                 aria-label={`${t("ticket.removeParticipant")}: ${p.name || p.email}`}
                 className="rounded px-1 text-slate-400 hover:bg-slate-100 hover:text-slate-700"
               >
-                ✕
+                <Icon name="x" className="h-3.5 w-3.5" />
               </button>
             </li>
           ))}

@@ -61,7 +61,7 @@ export function JobRuns({ jobId }: { jobId: string }) {
       ) : runs.data === undefined ? (
         <Skeleton />
       ) : items.length === 0 ? (
-        <EmptyState title={t("jobs.runsEmpty")} icon="🗒️" />
+        <EmptyState title={t("jobs.runsEmpty")} icon="clock" />
       ) : (
         <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
           <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="runs-table">

@@ -1,5 +1,6 @@
 "use client";
 
+import { Icon } from "@/components/icons";
 import Link from "next/link";
 import { useState, type FormEvent } from "react";
 import { useToast } from "@/components/toast";
@@ -24,8 +25,8 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
   const toast = useToast();
   const [busy, setBusy] = useState(false);
   const [ticketId, setTicketId] = useState("");
-  const path = { params: { path: { inbound_id: inboundId } } };
-  const msg = useQuery(`inbound-${inboundId}`, () => unwrap(api().GET("/api/v1/admin/inbound/{inbound_id}", path)));
+  const path = { params: { path: { message_id: inboundId } } };
+  const msg = useQuery(`inbound-${inboundId}`, () => unwrap(api().GET("/api/v1/admin/inbound/{message_id}", path)));
 
   async function act(action: "reprocess" | "discard" | "release", e?: FormEvent) {
     e?.preventDefault();
@@ -33,15 +34,15 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
     try {
       if (action === "release") {
         await unwrap(
-          api().POST("/api/v1/admin/inbound/{inbound_id}/release", {
+          api().POST("/api/v1/admin/inbound/{message_id}/release", {
             ...path,
             body: { ticket_id: ticketId.trim() ? Number(ticketId) : null },
           }),
         );
       } else if (action === "reprocess") {
-        await unwrap(api().POST("/api/v1/admin/inbound/{inbound_id}/reprocess", path));
+        await unwrap(api().POST("/api/v1/admin/inbound/{message_id}/reprocess", path));
       } else {
-        await unwrap(api().POST("/api/v1/admin/inbound/{inbound_id}/discard", path));
+        await unwrap(api().POST("/api/v1/admin/inbound/{message_id}/discard", path));
       }
       toast(t("mail.actionDone"));
       await msg.refetch();
@@ -86,7 +87,7 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
           {t("mail.discard")}
         </Button>
         <a href={apiUrl(`/api/v1/admin/inbound/${m.id}/raw`)} className="ml-auto text-sm text-brand-600 hover:underline" data-testid="raw-download">
-          ⬇ {t("mail.raw")}
+          <Icon name="download" className="inline h-4 w-4" /> {t("mail.raw")}
         </a>
       </Card>
 
@@ -113,7 +114,7 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
           <dd>
             {m.ticket ? (
               <Link href={`/tickets/${m.ticket.id}`} className="text-brand-600 hover:underline">
-                #{m.ticket.number} {m.ticket.subject}
+                #{m.ticket.number}
               </Link>
             ) : m.ticket_id ? (
               <Link href={`/tickets/${m.ticket_id}`} className="text-brand-600 hover:underline">
