@@ -286,3 +286,48 @@ async def test_agent_note_line_makes_an_internal_note(
     assert comments[1].visibility == Visibility.internal
     assert comments[1].body_text.startswith("요청자에게")
     assert len(await _one(committed_db, select(func.count()).select_from(Ticket))) == 1
+
+
+async def test_ehlo_offers_size_8bitmime_smtputf8_and_starttls_with_a_certificate(
+    start_gateway: GatewayFactory, committed_db: AsyncEngine, tmp_path
+) -> None:
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    plain = await start_gateway()
+    async with aiosmtplib.SMTP(hostname=plain.host, port=plain.port, start_tls=False) as client:
+        await client.ehlo()
+        assert client.esmtp_extensions["size"] == str(30 * 1024 * 1024)
+        assert {"8bitmime", "smtputf8"} <= set(client.esmtp_extensions)
+        assert "starttls" not in client.esmtp_extensions
+    tls = await start_gateway(mailgateway_tls_cert=str(cert), mailgateway_tls_key=str(key))
+    client = aiosmtplib.SMTP(hostname=tls.host, port=tls.port, start_tls=True, validate_certs=False)
+    async with client:
+        assert client.get_transport_info("sslcontext") is not None
+        errors, _ = await client.send_message(make_mail(subject="암호화된 연결"))
+    assert errors == {}
+    # An SMTPUTF8 address (RFC 6531) in the envelope is accepted too.
+    errors, _ = await plain.send(make_mail(), sender="김민수@univ.ac.kr")
+    assert errors == {}
+    rows = await _one(committed_db, select(InboundMessage).order_by(InboundMessage.id))
+    assert [r.mail_from for r in rows][-1] == "김민수@univ.ac.kr"
