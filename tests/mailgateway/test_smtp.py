@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import re
+import subprocess
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -288,39 +289,30 @@ async def test_agent_note_line_makes_an_internal_note(
     assert len(await _one(committed_db, select(func.count()).select_from(Ticket))) == 1
 
 
-async def test_ehlo_offers_size_8bitmime_smtputf8_and_starttls_with_a_certificate(
-    start_gateway: GatewayFactory, committed_db: AsyncEngine, tmp_path
-) -> None:
-    import subprocess
-
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A throwaway self-signed certificate for STARTTLS."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )
+    return str(cert), str(key)
+
+
+async def test_ehlo_offers_size_8bitmime_smtputf8_and_starttls_with_a_certificate(
+    start_gateway: GatewayFactory, committed_db: AsyncEngine, certificate: tuple[str, str]
+) -> None:
+    cert, key = certificate
     plain = await start_gateway()
     async with aiosmtplib.SMTP(hostname=plain.host, port=plain.port, start_tls=False) as client:
         await client.ehlo()
         assert client.esmtp_extensions["size"] == str(30 * 1024 * 1024)
         assert {"8bitmime", "smtputf8"} <= set(client.esmtp_extensions)
         assert "starttls" not in client.esmtp_extensions
-    tls = await start_gateway(mailgateway_tls_cert=str(cert), mailgateway_tls_key=str(key))
+    tls = await start_gateway(mailgateway_tls_cert=cert, mailgateway_tls_key=key)
     client = aiosmtplib.SMTP(hostname=tls.host, port=tls.port, start_tls=True, validate_certs=False)
     async with client:
         assert client.get_transport_info("sslcontext") is not None
