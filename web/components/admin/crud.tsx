@@ -37,6 +37,7 @@ export function CrudPage<T extends { id: number | string }>({
   create,
   update,
   remove,
+  canRemove,
   columns,
   fields,
   rowActions,
@@ -51,6 +52,7 @@ export function CrudPage<T extends { id: number | string }>({
   create?: (values: Values) => Promise<unknown>;
   update?: (row: T, values: Values) => Promise<unknown>;
   remove?: (row: T) => Promise<unknown>;
+  canRemove?: (row: T) => boolean;
   columns: Column<T>[];
   fields: FieldDef[];
   rowActions?: (row: T, reload: () => void) => ReactNode;
@@ -136,7 +138,7 @@ export function CrudPage<T extends { id: number | string }>({
                           {t("common.edit")}
                         </Button>
                       )}
-                      {remove && (
+                      {remove && (canRemove?.(row) ?? true) && (
                         <Button size="sm" variant="ghost" className="text-red-600" onClick={() => void onRemove(row)}>
                           {t("common.delete")}
                         </Button>

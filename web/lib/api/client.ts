@@ -4,12 +4,10 @@
  * kept in JavaScript-readable storage.
  */
 import createClient, { type Middleware } from "openapi-fetch";
-import type { ContractPaths } from "./contract";
 import type { paths } from "./schema";
 import type { ApiErrorBody } from "./types";
 
-/** Generated paths win; the contract's stand-ins cover only what the API has not published yet. */
-export type Paths = paths & Omit<ContractPaths, keyof paths>;
+export type Paths = paths;
 
 let apiBase = "";
 let client: ReturnType<typeof createClient<Paths>> | null = null;

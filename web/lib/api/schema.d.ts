@@ -4,6 +4,99 @@
  */
 
 export interface paths {
+    "/api/v1/admin/calendars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Calendars
+         * @description Business calendars: timezone, weekly opening hours, whether Korean holidays are closed.
+         */
+        get: operations["sla-list_calendars"];
+        put?: never;
+        /**
+         * Create Calendar
+         * @description A new calendar (default: Monday-Friday 09:00-18:00 Asia/Seoul, Korean holidays closed).
+         */
+        post: operations["sla-create_calendar"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/calendars/{calendar_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Calendar
+         * @description Delete a calendar no policy uses (409 otherwise).
+         */
+        delete: operations["sla-delete_calendar"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Calendar
+         * @description Change a calendar's name, timezone, hours or holiday rule.
+         */
+        patch: operations["sla-update_calendar"];
+        trace?: never;
+    };
+    "/api/v1/admin/calendars/{calendar_id}/holidays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Holidays
+         * @description The calendar's own closed days (source "custom"); with `year`, also the Korean public
+         *     holidays it observes (source "kr", substitute and lunar holidays included).
+         */
+        get: operations["sla-list_holidays"];
+        put?: never;
+        /**
+         * Add Holiday
+         * @description Close the calendar on one more day (a foundation day, a campus-wide closure).
+         */
+        post: operations["sla-add_holiday"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/calendars/{calendar_id}/holidays/{holiday_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Holiday
+         * @description Reopen a custom closed day.
+         */
+        delete: operations["sla-delete_holiday"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/inbound": {
         parameters: {
             query?: never;
@@ -125,6 +218,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/job-runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job Run
+         * @description One run with its log, summary counts and, if it failed, the error and traceback.
+         */
+        get: operations["jobs-get_job_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Jobs
+         * @description Every scheduled job: its schedule, next run, and how its last run went.
+         */
+        get: operations["jobs-list_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{job_id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Job Now
+         * @description Queue a run now; the scheduler leader starts it within a tick. A request already waiting
+         *     is returned instead of queueing a second one.
+         */
+        post: operations["jobs-run_job_now"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/{job_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Job Runs
+         * @description The runs of one job, newest first, optionally only one status (e.g. failed).
+         */
+        get: operations["jobs-list_job_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/outbound": {
         parameters: {
             query?: never;
@@ -185,6 +359,55 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sla-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sla Policies
+         * @description Every SLA policy. The most specific active policy matching a ticket's priority, team and
+         *     category applies (more matching fields first; team > category > priority on a tie).
+         */
+        get: operations["sla-list_sla_policies"];
+        put?: never;
+        /**
+         * Create Sla Policy
+         * @description A new policy: targets in business minutes of its calendar.
+         */
+        post: operations["sla-create_sla_policy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sla-policies/{policy_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Sla Policy
+         * @description Delete a policy (deactivating it keeps its history readable).
+         */
+        delete: operations["sla-delete_sla_policy"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Sla Policy
+         * @description Change a policy; tickets already running on it keep their due times until they change.
+         */
+        patch: operations["sla-update_sla_policy"];
         trace?: never;
     };
     "/api/v1/attachments/{attachment_id}": {
@@ -899,6 +1122,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Prometheus text: latency by route, inbound queue and outbox depth, job failures.
+         */
+        get: operations["ops-metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -968,6 +1211,62 @@ export interface components {
             team_id?: number | null;
             /** Ticket Ids */
             ticket_ids: number[];
+        };
+        /** BusinessCalendar */
+        BusinessCalendar: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Timezone */
+            timezone: string;
+            /** Use Kr Holidays */
+            use_kr_holidays: boolean;
+            /** Weekly Hours */
+            weekly_hours: {
+                [key: string]: string[][];
+            };
+        };
+        /** BusinessCalendarCreate */
+        BusinessCalendarCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Timezone
+             * @default Asia/Seoul
+             */
+            timezone: string;
+            /**
+             * Use Kr Holidays
+             * @description Korean public holidays are closed
+             * @default true
+             */
+            use_kr_holidays: boolean;
+            /**
+             * Weekly Hours
+             * @description weekday "0" (Monday) .. "6" -> [["09:00", "18:00"], ...]
+             */
+            weekly_hours?: {
+                [key: string]: string[][];
+            };
+        };
+        /** BusinessCalendarUpdate */
+        BusinessCalendarUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Timezone */
+            timezone?: string | null;
+            /** Use Kr Holidays */
+            use_kr_holidays?: boolean | null;
+            /** Weekly Hours */
+            weekly_hours?: {
+                [key: string]: string[][];
+            } | null;
         };
         /** CannedCreate */
         CannedCreate: {
@@ -1123,6 +1422,42 @@ export interface components {
             /** Value */
             value: string;
         };
+        /** Holiday */
+        Holiday: {
+            /** Calendar Id */
+            calendar_id: number;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Id
+             * @description null for Korean public holidays (not deletable)
+             */
+            id: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @default custom
+             * @enum {string}
+             */
+            source: "custom" | "kr";
+        };
+        /** HolidayCreate */
+        HolidayCreate: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1228,6 +1563,105 @@ export interface components {
             /** Ticket Id */
             ticket_id: number | null;
         };
+        /** Job */
+        Job: {
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Last Run At */
+            last_run_at: string | null;
+            /** Last Run Id */
+            last_run_id: number | null;
+            last_status: components["schemas"]["JobRunStatus"] | null;
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at: string | null;
+            /** Queued */
+            queued: boolean;
+            /** Schedule */
+            schedule: string;
+        };
+        /** JobRun */
+        JobRun: {
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Host */
+            host: string | null;
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id: string;
+            /** Requested By Id */
+            requested_by_id: number | null;
+            /** Scheduled For */
+            scheduled_for: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            status: components["schemas"]["JobRunStatus"];
+            /** Summary */
+            summary: {
+                [key: string]: unknown;
+            };
+            trigger: components["schemas"]["JobTrigger"];
+        };
+        /** JobRunDetail */
+        JobRunDetail: {
+            /** Duration Ms */
+            duration_ms: number | null;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Host */
+            host: string | null;
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id: string;
+            /** Log */
+            log: string;
+            /** Requested By Id */
+            requested_by_id: number | null;
+            /** Scheduled For */
+            scheduled_for: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            status: components["schemas"]["JobRunStatus"];
+            /** Summary */
+            summary: {
+                [key: string]: unknown;
+            };
+            trigger: components["schemas"]["JobTrigger"];
+        };
+        /** JobRunPage */
+        JobRunPage: {
+            /** Items */
+            items: components["schemas"]["JobRun"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * JobRunStatus
+         * @enum {string}
+         */
+        JobRunStatus: "queued" | "running" | "succeeded" | "failed" | "skipped";
+        /**
+         * JobTrigger
+         * @enum {string}
+         */
+        JobTrigger: "schedule" | "manual" | "cli";
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -1439,6 +1873,124 @@ export interface components {
              * @enum {string}
              */
             state: "ok" | "at_risk" | "breached" | "paused" | "none";
+        };
+        /** SlaPolicy */
+        SlaPolicy: {
+            /** Active */
+            active: boolean;
+            /** Calendar Id */
+            calendar_id: number | null;
+            /** Category Id */
+            category_id: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Escalate Priority */
+            escalate_priority: boolean;
+            /** First Response Minutes */
+            first_response_minutes: number;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Notify Team Lead */
+            notify_team_lead: boolean;
+            priority: components["schemas"]["TicketPriority"] | null;
+            /** Reminder Percent */
+            reminder_percent: number;
+            /** Resolution Minutes */
+            resolution_minutes: number;
+            /** Team Id */
+            team_id: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SlaPolicyCreate */
+        SlaPolicyCreate: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Calendar Id
+             * @description empty: Mon-Fri 09-18 Asia/Seoul + holidays
+             */
+            calendar_id?: number | null;
+            /**
+             * Category Id
+             * @description empty: any
+             */
+            category_id?: number | null;
+            /**
+             * Escalate Priority
+             * @description raise priority one step at breach
+             * @default true
+             */
+            escalate_priority: boolean;
+            /**
+             * First Response Minutes
+             * @description business minutes
+             */
+            first_response_minutes: number;
+            /** Name */
+            name: string;
+            /**
+             * Notify Team Lead
+             * @description breach notices also to the lead
+             * @default true
+             */
+            notify_team_lead: boolean;
+            /** @description empty matches any */
+            priority?: components["schemas"]["TicketPriority"] | null;
+            /**
+             * Reminder Percent
+             * @description remind at this share of the target; 0: no reminder
+             * @default 75
+             */
+            reminder_percent: number;
+            /**
+             * Resolution Minutes
+             * @description business minutes
+             */
+            resolution_minutes: number;
+            /**
+             * Team Id
+             * @description empty matches any
+             */
+            team_id?: number | null;
+        };
+        /**
+         * SlaPolicyUpdate
+         * @description Only the fields sent change; send null to clear priority/team/category/calendar.
+         */
+        SlaPolicyUpdate: {
+            /** Active */
+            active?: boolean | null;
+            /** Calendar Id */
+            calendar_id?: number | null;
+            /** Category Id */
+            category_id?: number | null;
+            /** Escalate Priority */
+            escalate_priority?: boolean | null;
+            /** First Response Minutes */
+            first_response_minutes?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Notify Team Lead */
+            notify_team_lead?: boolean | null;
+            priority?: components["schemas"]["TicketPriority"] | null;
+            /** Reminder Percent */
+            reminder_percent?: number | null;
+            /** Resolution Minutes */
+            resolution_minutes?: number | null;
+            /** Team Id */
+            team_id?: number | null;
         };
         /** TeamCreate */
         TeamCreate: {
@@ -1849,6 +2401,222 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "sla-list_calendars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BusinessCalendar"][];
+                };
+            };
+        };
+    };
+    "sla-create_calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BusinessCalendarCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BusinessCalendar"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-delete_calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                calendar_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-update_calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                calendar_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BusinessCalendarUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BusinessCalendar"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-list_holidays": {
+        parameters: {
+            query?: {
+                /** @description only this year, with its Korean public holidays */
+                year?: number | null;
+            };
+            header?: never;
+            path: {
+                calendar_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Holiday"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-add_holiday": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                calendar_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HolidayCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Holiday"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-delete_holiday": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                calendar_id: number;
+                holiday_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "maillog-list_inbound": {
         parameters: {
             query?: {
@@ -2043,6 +2811,123 @@ export interface operations {
             };
         };
     };
+    "jobs-get_job_run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRunDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "jobs-list_jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"][];
+                };
+            };
+        };
+    };
+    "jobs-run_job_now": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRun"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "jobs-list_job_runs": {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                status?: components["schemas"]["JobRunStatus"] | null;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRunPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "outbound-list_outbound": {
         parameters: {
             query?: {
@@ -2128,6 +3013,123 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OutboundEmailDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-list_sla_policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaPolicy"][];
+                };
+            };
+        };
+    };
+    "sla-create_sla_policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SlaPolicyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaPolicy"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-delete_sla_policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "sla-update_sla_policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                policy_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SlaPolicyUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlaPolicy"];
                 };
             };
             /** @description Validation Error */
@@ -5948,6 +6950,26 @@ export interface operations {
                     "application/json": {
                         [key: string]: string;
                     };
+                };
+            };
+        };
+    };
+    "ops-metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
                 };
             };
         };

@@ -26,25 +26,33 @@ export function CalendarHolidays({ calendarId }: { calendarId: number }) {
         </p>
       )}
       <div className="mt-4">
-        <CrudPage<Holiday>
+        <CrudPage<Omit<Holiday, "id"> & { id: number | string }>
           title={`${calendar?.name ?? ""} ${t("calendars.holidays")}`.trim()}
           queryKey={`holidays-${calendarId}`}
           newLabel={t("calendars.addHoliday")}
           emptyTitle={t("calendars.holidaysEmpty")}
-          load={async () => itemsOf<Holiday>(await unwrap(api().GET("/api/v1/admin/calendars/{calendar_id}/holidays", path)))}
+          load={async () =>
+            itemsOf<Holiday>(await unwrap(api().GET("/api/v1/admin/calendars/{calendar_id}/holidays", path))).map((h) => ({
+              ...h,
+              // Korean public holidays come from the calendar rules, not rows: they have no id.
+              id: h.id ?? `kr-${h.day}`,
+            }))
+          }
           create={(values) =>
             unwrap(api().POST("/api/v1/admin/calendars/{calendar_id}/holidays", { ...path, body: values as never }))
           }
           remove={(row) =>
             unwrap(
               api().DELETE("/api/v1/admin/calendars/{calendar_id}/holidays/{holiday_id}", {
-                params: { path: { calendar_id: calendarId, holiday_id: row.id } },
+                params: { path: { calendar_id: calendarId, holiday_id: Number(row.id) } },
               }),
             )
           }
+          canRemove={(row) => typeof row.id === "number"}
           columns={[
             { label: t("calendars.day"), render: (h) => formatDate(h.day) },
             { label: t("common.name"), render: (h) => h.name || "—" },
+            { label: t("calendars.source"), render: (h) => (h.source === "kr" ? t("calendars.krHolidays") : t("calendars.custom")) },
           ]}
           fields={[
             { name: "day", label: t("calendars.day"), kind: "date", required: true },

@@ -9,7 +9,8 @@ import type { JobRun } from "@/lib/api/types";
 import { useI18n } from "@/lib/i18n";
 import { useQuery } from "@/lib/query";
 
-const RUN_STATUSES = ["running", "succeeded", "failed", "skipped"] as const;
+const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"] as const;
+type RunStatus = (typeof RUN_STATUSES)[number];
 
 export function JobRuns({ jobId }: { jobId: string }) {
   const { t, formatDateTime, formatRelative } = useI18n();
@@ -19,7 +20,7 @@ export function JobRuns({ jobId }: { jobId: string }) {
   const path = { job_id: jobId };
   const runs = useQuery(`runs-${jobId}-${status}`, async () => {
     const page = await unwrap(
-      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: status || undefined } } }),
+      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: (status || undefined) as RunStatus | undefined } } }),
     );
     setMore([]);
     setCursor(page.next_cursor);
@@ -28,7 +29,7 @@ export function JobRuns({ jobId }: { jobId: string }) {
   async function loadMore() {
     if (!cursor) return;
     const page = await unwrap(
-      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: status || undefined, cursor } } }),
+      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: (status || undefined) as RunStatus | undefined, cursor } } }),
     );
     setMore((l) => [...l, ...page.items]);
     setCursor(page.next_cursor);
