@@ -15,10 +15,12 @@ from api.routers import (
     auth,
     catalog,
     health,
+    jobs,
     maillog,
     metrics,
     notifications,
     outbound,
+    sla,
     storage_local,
     tickets,
     uploads,
@@ -78,4 +80,6 @@ def create_app(settings: Settings | None = None, *, manage_engine: bool = True) 
     app.include_router(notifications.router)
     app.include_router(outbound.router)
     app.include_router(maillog.router)
+    app.include_router(jobs.router)
+    app.include_router(sla.router)
     return app

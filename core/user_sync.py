@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import create_engine, literal_column, select, text
 from sqlalchemy.engine import Connection, Engine, Result, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,7 +35,6 @@ from core.config import Settings, get_settings
 from core.errors import CoreError, Invalid, Unavailable
 from core.jobs.context import JobContext
 from core.users import sync_repository as repository
-from core.users.service import normalise_email
 
 FIELDS = ("external_id", "email", "name", "department", "phone", "active")
 MAX_EXAMPLES_PER_REASON = 10
@@ -68,10 +68,11 @@ def mis_statement(settings: Settings) -> Executable:
         raise Invalid(f"MIS_USER_TABLE: {table!r} is not a plain [schema.]table name")
     # Names are the operator's, passed verbatim so the MIS's own case rules apply.
     columns = [literal_column(source).label(name) for name, source in mapping.items()]
+    # Ordered, so that which of two rows sharing an id or an address wins is the same every run.
     return (
         select(*columns)
-        .select_from(literal_column(table))  # type: ignore[arg-type]
-        .order_by(literal_column(mapping["external_id"]))
+        .select_from(text(table))
+        .order_by(literal_column(mapping["external_id"]), literal_column(mapping["email"]))
     )
 
 
@@ -108,11 +109,12 @@ class MisReader:
             ).execute(self.statement)
         except SQLAlchemyError as exc:
             raise Invalid(f"the MIS user query failed: {_first_line(exc)}") from exc
-        self.columns = [str(c).lower() for c in self._result]
+        self.columns = [str(c).lower() for c in self._result.keys()]  # noqa: SIM118 - a Result
         missing = {"external_id", "email"} - set(self.columns)
         if missing:
+            returned = ", ".join(self.columns)[:300]
             raise Invalid(
-                f"the MIS user query returns {self.columns}; it must return {sorted(missing)} too"
+                f"the MIS user query returns ({returned}); it must return {sorted(missing)}"
             )
 
     def next_batch(self) -> list[dict[str, Any]]:
@@ -171,6 +173,16 @@ class SyncState:
         }
 
 
+def _valid_email(email: str) -> str | None:
+    """Syntax only, no DNS (campus addresses may not resolve from here), as core/users does."""
+    try:
+        return validate_email(
+            email, check_deliverability=False, globally_deliverable=False
+        ).normalized
+    except EmailNotValidError:
+        return None
+
+
 def _clean(value: Any, limit: int) -> str | None:
     if value is None:
         return None
@@ -210,23 +222,28 @@ async def apply_batch(session: AsyncSession, rows: list[dict[str, Any]], state: 
         candidates.append((row, external_id, email))
     if not candidates:
         return
-    existing = await repository.users_by_external_id_or_email(
-        session,
-        external_ids=[c[1] for c in candidates],
-        emails=[c[2] for c in candidates],
-    )
-    by_external = {u.external_id: u for u in existing if u.external_id is not None}
-    by_email = {u.email.lower(): u for u in existing}
+    # By external id first; addresses are looked up only for rows that are new or whose address
+    # changed (the citext index is the slower one), so an unchanged run is one cheap query a batch.
+    by_external = {
+        u.external_id: u
+        for u in await repository.users_by_external_ids(session, [c[1] for c in candidates])
+    }
+    emails = [
+        email
+        for _, external_id, email in candidates
+        if (known := by_external.get(external_id)) is None or known.email.lower() != email.lower()
+    ]
+    by_email = {u.email.lower(): u for u in await repository.users_by_emails(session, emails)}
     creates: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for row, external_id, email in candidates:
         user = by_external.get(external_id)
         if user is None or user.email.lower() != email.lower():
-            try:  # only new or changed addresses need validating
-                email = normalise_email(email)
-            except Invalid:
+            valid = _valid_email(email)  # only new or changed addresses need validating
+            if valid is None:
                 state.skip("invalid_email", row, f" ({email!r})")
                 continue
+            email = valid
         owner = by_email.get(email.lower())
         if user is None and owner is not None:
             if owner.external_id is not None and owner.external_id != external_id:
@@ -289,7 +306,8 @@ async def deactivate_missing(
     missing = [
         user_id for user_id, external_id in linked if external_id not in state.seen_external_ids
     ]
-    total = await repository.count_linked_users(session)
+    # Everyone MIS or we know as an MIS user: the same figure in a dry run as in a real one.
+    total = len({external_id for _, external_id in linked} | state.seen_external_ids)
     if missing and (state.fetched == 0 or len(missing) > total * max_percent / 100):
         raise Invalid(
             f"MIS returned {state.fetched} users and {len(missing)} of {total} MIS-linked users "

@@ -30,6 +30,9 @@ from scheduler.leader import Leadership
 
 logger = logging.getLogger(__name__)
 
+# Seconds a stopping scheduler lets running jobs finish (the supervisor waits 10 s).
+SHUTDOWN_GRACE = 8.0
+
 # The tick a job function was fired for (APScheduler 3 does not pass it to the function).
 SCHEDULED_FOR: ContextVar[datetime | None] = ContextVar("scheduled_for", default=None)
 
@@ -52,7 +55,8 @@ class SchedulerRunner:
         self.specs = catalog.job_specs(settings)
         self.leadership = Leadership(settings.database_url)
         self.busy: set[str] = set()  # jobs running in this process
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # tick loop, sender, "run now" runs
+        self.job_tasks: set[asyncio.Task[object]] = set()  # scheduled runs in progress
         self.scheduler = AsyncIOScheduler(
             timezone=settings.scheduler_timezone,
             executors={"default": TickStampingExecutor()},
@@ -84,6 +88,11 @@ class SchedulerRunner:
         scheduled_for = SCHEDULED_FOR.get()
         if scheduled_for is None or not await self.become_or_stay_leader():
             return
+        # APScheduler owns this task; remember it so a shutdown can let it finish.
+        task = asyncio.current_task()
+        if task is not None:
+            self.job_tasks.add(task)
+            task.add_done_callback(self.job_tasks.discard)
         await self.run_job(job_id, scheduled_for=scheduled_for)
 
     async def become_or_stay_leader(self) -> bool:
@@ -158,11 +167,20 @@ class SchedulerRunner:
         try:
             await stop.wait()
         finally:
-            self.scheduler.shutdown(wait=False)
-            for task in list(self.tasks):
+            await self.shut_down()
+
+    async def shut_down(self) -> None:
+        """No new ticks; running jobs and the sender get SHUTDOWN_GRACE seconds to finish, then
+        are cancelled (a cancelled run is recorded as interrupted); then the lock is released."""
+        self.scheduler.pause()
+        running = [t for t in self.job_tasks | self.tasks if not t.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+            for task in late:
                 task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.leadership.release()
+            await asyncio.gather(*running, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
+        await self.leadership.release()
 
     async def mail_sender(self, stop: asyncio.Event) -> None:
         """The outbox sender runs on every replica (it claims rows with SKIP LOCKED)."""

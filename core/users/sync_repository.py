@@ -6,10 +6,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Row,
+    String,
+    any_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, CITEXT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Locale, Role, User
+
+# Core statements on the table: bulk rows, no ORM identity-map bookkeeping.
+_users = User.__table__
 
 _COLUMNS = (
     User.id,
@@ -22,29 +37,36 @@ _COLUMNS = (
 )
 
 
-async def users_by_external_id_or_email(
-    session: AsyncSession, *, external_ids: Sequence[str], emails: Sequence[str]
+async def users_by_external_ids(
+    session: AsyncSession, external_ids: Sequence[str]
 ) -> Sequence[Row[Any]]:
-    """One query per batch, through the unique indexes on external_id and (citext) email."""
-    return (
-        await session.execute(
-            select(*_COLUMNS).where(or_(User.external_id.in_(external_ids), User.email.in_(emails)))
-        )
-    ).all()
+    """Through the unique index on external_id; one array parameter, not thousands of binds."""
+    if not external_ids:
+        return []
+    ids = cast(literal(list(external_ids), ARRAY(String)), ARRAY(String))
+    return (await session.execute(select(*_COLUMNS).where(User.external_id == any_(ids)))).all()
+
+
+async def users_by_emails(session: AsyncSession, emails: Sequence[str]) -> Sequence[Row[Any]]:
+    """Through the unique citext index on email (the array must be citext[] for the index)."""
+    if not emails:
+        return []
+    wanted = cast(literal(list(emails), ARRAY(CITEXT)), ARRAY(CITEXT))
+    return (await session.execute(select(*_COLUMNS).where(User.email == any_(wanted)))).all()
 
 
 async def insert_users(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(
-            insert(User).values(role=Role.requester.value, locale=Locale.ko.value), rows
+            insert(_users).values(role=Role.requester.value, locale=Locale.ko.value), rows
         )
 
 
 async def update_users(session: AsyncSession, rows: list[dict[str, Any]], *, now: datetime) -> None:
     if rows:
         statement = (
-            update(User)
-            .where(User.id == _bind("id"))
+            update(_users)
+            .where(_users.c.id == _bind("id"))
             .values(
                 external_id=_bind("external_id"),
                 email=_bind("email"),
@@ -71,15 +93,6 @@ async def active_linked_users(session: AsyncSession) -> list[tuple[int, str]]:
         )
     )
     return [(r[0], r[1]) for r in rows]
-
-
-async def count_linked_users(session: AsyncSession) -> int:
-    return (
-        await session.scalar(
-            select(func.count()).select_from(User).where(User.external_id.is_not(None))
-        )
-        or 0
-    )
 
 
 async def deactivate_users(session: AsyncSession, user_ids: list[int], *, now: datetime) -> None:
