@@ -58,7 +58,7 @@ function CommentCard({ comment }: { comment: Comment }) {
           {formatRelative(comment.created_at)}
         </time>
       </header>
-      {comment.body_html ? (
+      {comment.body_html && comment.source === "email" ? (
         <MailBody comment={comment} />
       ) : (
         <PlainBody text={comment.body_text} quoteStart={comment.quote_start} />

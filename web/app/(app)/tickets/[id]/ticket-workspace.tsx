@@ -142,7 +142,7 @@ export function TicketWorkspace({ ticketId }: { ticketId: number }) {
             <AttachmentList attachments={tk.attachments} />
           </Card>
         )}
-        <History events={events.data} error={events.error} />
+        <History events={events.data} error={events.error} people={tk} />
       </aside>
       {help && <ShortcutHelp onClose={() => setHelp(false)} />}
     </div>
@@ -331,8 +331,27 @@ function Participants({ ticket, onChanged }: { ticket: TicketDetail; onChanged: 
   );
 }
 
-function History({ events, error }: { events: TicketEvent[] | undefined; error: unknown }) {
-  const { t, formatRelative, formatDateTime } = useI18n();
+type Translate = (k: MessageKey, v?: Record<string, string | number>) => string;
+type Names = { user: (id: unknown) => string; team: (id: unknown) => string; category: (id: unknown) => string };
+
+function History({ events, error, people }: { events: TicketEvent[] | undefined; error: unknown; people: TicketDetail }) {
+  const { t, locale, formatRelative, formatDateTime } = useI18n();
+  const agents = useAgents();
+  const teams = useTeams();
+  const categories = useCategories();
+  const names: Names = {
+    user: (id) => {
+      const known = [...(agents ?? []), ...(people.participants ?? []), people.requester, people.assignee].find(
+        (u) => u && u.id === id,
+      );
+      return known ? known.name || known.email : id == null ? t("common.none") : `#${String(id)}`;
+    },
+    team: (id) => teams?.find((tm) => tm.id === id)?.name ?? (id == null ? t("common.none") : `#${String(id)}`),
+    category: (id) => {
+      const c = categories?.find((x) => x.id === id);
+      return c ? (locale === "en" && c.name_en ? c.name_en : c.name) : id == null ? t("common.none") : `#${String(id)}`;
+    },
+  };
   return (
     <Card className="p-4">
       <h2 className="mb-2 text-sm font-semibold text-slate-700">{t("ticket.history")}</h2>
@@ -346,7 +365,11 @@ function History({ events, error }: { events: TicketEvent[] | undefined; error: 
         <ol className="space-y-2 text-xs" data-testid="history">
           {events.map((ev) => (
             <li key={ev.id} className="border-l-2 border-slate-200 pl-2">
-              <div className="text-slate-800">{describeEvent(ev, t)}</div>
+              {describeEvent(ev, t, names).map((line) => (
+                <div key={line} className="text-slate-800">
+                  {line}
+                </div>
+              ))}
               <div className="text-slate-400" title={formatDateTime(ev.created_at)}>
                 {ev.actor?.name ?? t("thread.system")} · {formatRelative(ev.created_at)}
               </div>
@@ -358,34 +381,48 @@ function History({ events, error }: { events: TicketEvent[] | undefined; error: 
   );
 }
 
-function describeEvent(ev: TicketEvent, t: (k: MessageKey, v?: Record<string, string | number>) => string): string {
+/** One line per change an event records (data shapes: core/tickets/service.py). */
+export function describeEvent(ev: TicketEvent, t: Translate, names: Names): string[] {
   const data = (ev.data ?? {}) as Record<string, unknown>;
+  const change = (value: unknown) => (value && typeof value === "object" ? (value as { from?: unknown; to?: unknown }) : {});
   const label = (prefix: string, value: unknown) => {
     if (value === null || value === undefined || value === "") return t("common.none");
     const key = `${prefix}.${String(value)}` as MessageKey;
     const text = t(key);
     return text === key ? String(value) : text;
   };
-  const name = (value: unknown) =>
-    value && typeof value === "object" && "name" in value ? String((value as { name: unknown }).name) : value ? String(value) : t("common.none");
   switch (ev.kind) {
     case "created":
-      return t("event.created");
+      return [t("event.created")];
     case "status_changed":
-      return t("event.status_changed", { from: label("status", data.from), to: label("status", data.to) });
-    case "priority_changed":
-      return t("event.priority_changed", { from: label("priority", data.from), to: label("priority", data.to) });
+      return [t("event.status_changed", { from: label("status", data.from), to: label("status", data.to) })];
     case "assigned":
-    case "assignee_changed":
-      return t("event.assigned", { to: name(data.to_name ?? data.to) });
-    case "team_changed":
-      return t("event.team_changed", { to: name(data.to_name ?? data.to) });
-    case "commented":
-      return t("event.commented");
+      return [data.to == null ? t("event.unassigned") : t("event.assigned", { to: names.user(data.to) })];
+    case "fields_changed": {
+      const lines: string[] = [];
+      if (data.priority) {
+        const c = change(data.priority);
+        lines.push(t("event.priority_changed", { from: label("priority", c.from), to: label("priority", c.to) }));
+      }
+      if (data.team_id) {
+        const c = change(data.team_id);
+        lines.push(t("event.team_changed", { from: names.team(c.from), to: names.team(c.to) }));
+      }
+      if (data.category_id) {
+        const c = change(data.category_id);
+        lines.push(t("event.category_changed", { from: names.category(c.from), to: names.category(c.to) }));
+      }
+      if (data.subject) lines.push(t("event.subject_changed", { to: String(change(data.subject).to ?? "") }));
+      return lines.length ? lines : [t("event.other", { kind: ev.kind })];
+    }
+    case "participant_added":
+      return [t("event.participant_added", { name: names.user(data.user_id) })];
+    case "participant_removed":
+      return [t("event.participant_removed", { name: names.user(data.user_id) })];
     case "merged":
     case "merged_into":
-      return t("event.merged");
+      return [t("event.merged")];
     default:
-      return t("event.other", { kind: ev.kind.replace(/_/g, " ") });
+      return [t("event.other", { kind: ev.kind.replace(/_/g, " ") })];
   }
 }
