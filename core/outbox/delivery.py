@@ -151,7 +151,7 @@ async def message_bytes(
             extra_text, extra_html = rendering.render_attachments(
                 row.locale, attached=attached, linked=linked
             )
-    message = compose.build_message(
+    return compose.message_bytes(
         from_address=row.from_address,
         to=row.headers.get("To") or row.recipient,
         subject=row.subject,
@@ -165,7 +165,6 @@ async def message_bytes(
         extra_text=extra_text,
         extra_html=extra_html,
     )
-    return compose.as_bytes(message)
 
 
 def _default_storage() -> Storage:

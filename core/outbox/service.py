@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,10 +49,17 @@ def product_name(settings: Settings) -> str:
     return parseaddr(settings.smtp_from)[0] or "IT Service Desk"
 
 
+def mailbox(display_name: str, address: str) -> str:
+    """`Name <address>` in Unicode, quoted as RFC 5322 needs; encoded only when sent."""
+    if not display_name:
+        return address
+    return str(Address(display_name=display_name, addr_spec=address))
+
+
 def from_address(settings: Settings, display_name: str | None = None) -> str:
     name, address = parseaddr(settings.smtp_from)
     address = address or settings.reply_address
-    return formataddr((display_name or name or "IT Service Desk", address))
+    return mailbox(display_name or name or "IT Service Desk", address)
 
 
 def message_domain(settings: Settings) -> str:
@@ -198,7 +206,7 @@ async def enqueue(
     }
     reply_to: str | None = None
     headers: dict[str, Any] = {
-        "To": formataddr((recipient.name or "", address)),
+        "To": mailbox(" ".join((recipient.name or "").split()), address),
         "Auto-Submitted": auto_submitted,
         "X-Auto-Response-Suppress": "All",
         "X-Servicedesk-Loop": settings.reply_address,
