@@ -169,26 +169,50 @@ class ScanCounts:
         return asdict(self)
 
 
-async def recipients_for(
-    session: AsyncSession, *, ticket: Ticket, breach: bool, notify_team_lead: bool
-) -> list[User]:
-    """The assignee; else the team's agents; else its lead; else the admins. A breach also goes
-    to the team lead when the policy says so."""
-    people: list[User] = []
-    if ticket.assignee_id is not None:
-        assignee = await repository.get_user(session, ticket.assignee_id)
-        if assignee is not None and assignee.active:
-            people.append(assignee)
-    lead = await repository.team_lead(session, ticket.team_id) if ticket.team_id else None
-    if not people and ticket.team_id is not None:
-        people = await repository.team_staff(session, ticket.team_id)
-        if not people and lead is not None:
-            people = [lead]
-    if not people:
-        people = await repository.active_admins(session)
-    if breach and notify_team_lead and lead is not None and lead.id not in {p.id for p in people}:
-        people.append(lead)
-    return people
+class Audience:
+    """Who hears about a ticket's SLA events; team rosters are read once per scan batch."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._staff: dict[int, list[User]] = {}
+        self._leads: dict[int, User | None] = {}
+        self._admins: list[User] | None = None
+
+    async def staff(self, team_id: int) -> list[User]:
+        if team_id not in self._staff:
+            self._staff[team_id] = await repository.team_staff(self.session, team_id)
+        return self._staff[team_id]
+
+    async def lead(self, team_id: int) -> User | None:
+        if team_id not in self._leads:
+            self._leads[team_id] = await repository.team_lead(self.session, team_id)
+        return self._leads[team_id]
+
+    async def admins(self) -> list[User]:
+        if self._admins is None:
+            self._admins = await repository.active_admins(self.session)
+        return self._admins
+
+    async def recipients(
+        self, ticket: Ticket, *, breach: bool, notify_team_lead: bool
+    ) -> list[User]:
+        """The assignee; else the team's agents; else its lead; else the admins. A breach also
+        goes to the team lead when the policy says so."""
+        people: list[User] = []
+        if ticket.assignee_id is not None:
+            assignee = await repository.get_user(self.session, ticket.assignee_id)
+            if assignee is not None and assignee.active:
+                people.append(assignee)
+        lead = await self.lead(ticket.team_id) if ticket.team_id is not None else None
+        if not people and ticket.team_id is not None:
+            people = list(await self.staff(ticket.team_id))
+            if not people and lead is not None:
+                people = [lead]
+        if not people:
+            people = list(await self.admins())
+        if breach and notify_team_lead and lead is not None and lead not in people:
+            people.append(lead)
+        return people
 
 
 async def _notify(
@@ -210,15 +234,21 @@ async def process_due(
     if not due_tickets:
         return counts
     context = await SlaContext.load(session, settings)
+    audience = Audience(session)
     with clock.frozen(now):
         for ticket in due_tickets:
-            await _process_ticket(session, context, ticket, now, counts)
+            await _process_ticket(session, context, audience, ticket, now, counts)
     await session.flush()
     return counts
 
 
 async def _process_ticket(
-    session: AsyncSession, context: SlaContext, ticket: Ticket, now: datetime, counts: ScanCounts
+    session: AsyncSession,
+    context: SlaContext,
+    audience: Audience,
+    ticket: Ticket,
+    now: datetime,
+    counts: ScanCounts,
 ) -> None:
     counts.tickets += 1
     targets = context.current_targets(ticket)
@@ -249,9 +279,8 @@ async def _process_ticket(
         ):
             counts.notices_already_sent += 1
             continue
-        people = await recipients_for(
-            session,
-            ticket=ticket,
+        people = await audience.recipients(
+            ticket,
             breach=event.is_breach,
             notify_team_lead=bool(targets and targets.notify_team_lead),
         )
