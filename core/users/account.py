@@ -110,13 +110,13 @@ async def update_user(
     ):
         raise Invalid("you cannot demote or deactivate yourself")
     for key, value in fields.items():
+        if value is None and key in ("role", "locale", "active", "name"):
+            raise Invalid(f"{key} cannot be null")
         if key == "role":
             user.role = Role(str(value)).value
         elif key == "locale":
             user.locale = Locale(str(value)).value
         elif key == "active":
-            if value is None:
-                raise Invalid("active cannot be null")
             user.active = bool(value)
         elif key == "password":
             if value is None:
