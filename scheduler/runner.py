@@ -117,7 +117,17 @@ class SchedulerRunner:
                 claimed=claimed,
             )
             if run is not None:
-                logger.info("job %s run %s: %s %s", job_id, run.id, run.status, run.summary)
+                quiet = run.status == "succeeded" and not any(
+                    v for v in run.summary.values() if isinstance(v, int)
+                )
+                logger.log(
+                    logging.DEBUG if quiet else logging.INFO,
+                    "job %s run %s: %s %s",
+                    job_id,
+                    run.id,
+                    run.status,
+                    run.summary,
+                )
         finally:
             self.busy.discard(job_id)
 
@@ -202,6 +212,8 @@ async def serve(settings: Settings | None = None, stop: asyncio.Event | None = N
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # APScheduler logs two lines per run at INFO; the runner logs one line per run that did work.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     db.init_engine("scheduler", settings=settings)
     try:
         await SchedulerRunner(settings).run(stop)

@@ -123,13 +123,6 @@ async def running_runs(session: AsyncSession) -> list[JobRun]:
     )
 
 
-async def try_lock(session: AsyncSession, namespace: int, key: str) -> bool:
-    """Session-level advisory lock (caller's connection) keyed by a job id."""
-    return bool(
-        await session.scalar(select(func.pg_try_advisory_lock(namespace, func.hashtext(key))))
-    )
-
-
 async def delete_finished_before(session: AsyncSession, *, before: datetime, limit: int) -> int:
     doomed = (
         select(JobRun.id)
