@@ -1,5 +1,5 @@
 """The whole system in a real browser: a migrated database of its own, the API, the mail gateway,
-the outbound sender and the production build of the portal, each started with the same
+the scheduler (jobs and the outbound sender) and the production build of the portal, each started with the same
 `servicedesk ...` / `next start` commands that run in production, and Debian's Chromium driven by
 Playwright (never `playwright install`: the browser is /usr/bin/chromium).
 
@@ -222,6 +222,7 @@ def system(
         "SMTP_FROM": f"IT Service Desk <{HELP_ADDRESS}>",
         "OUTBOX_SINK_DIR": str(root / "outbox"),
         "LOG_LEVEL": "INFO",
+        "SCHEDULER_TICK_SECONDS": "1",
         # What the portal reads at request time (one build serves any port).
         "API_BASE_URL": api_url,
         "NEXT_TELEMETRY_DISABLED": "1",
@@ -249,7 +250,8 @@ def system(
         processes["mailgateway"] = start(
             "mailgateway", [*servicedesk, "mailgateway"], env, logs, root
         )
-        processes["mailsender"] = start("mailsender", [*servicedesk, "mailsender"], env, logs, root)
+        # The scheduler runs the jobs (and "run now" requests) and the outbound sender loop.
+        processes["scheduler"] = start("scheduler", [*servicedesk, "scheduler"], env, logs, root)
         processes["web"] = start(
             "web",
             [
