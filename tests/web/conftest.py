@@ -1,7 +1,7 @@
 """The whole system in a real browser: a migrated database of its own, the API, the mail gateway,
-the scheduler (jobs and the outbound sender) and the production build of the portal, each started with the same
-`servicedesk ...` / `next start` commands that run in production, and Debian's Chromium driven by
-Playwright (never `playwright install`: the browser is /usr/bin/chromium).
+the scheduler (jobs and the outbound sender) and the production build of the portal, each started
+with the same `servicedesk ...` / `next start` commands that run in production, and Debian's
+Chromium driven by Playwright (never `playwright install`: the browser is /usr/bin/chromium).
 
 Every page a test opens records console errors and uncaught exceptions; a test fails if any
 appear (React reports hydration mismatches there too). Screenshots go to web/test-results/.
