@@ -11,6 +11,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.models import BusinessCalendar, CalendarHoliday, Category, SlaPolicy, Team
 from core.sla import repository, schemas
 from core.sla.calendar import korean_holiday_names, parse_weekly_hours, validate_timezone
+from core.sla.service import SlaContext
 
 
 async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
@@ -37,6 +38,7 @@ async def _check_references(
 
 
 async def create_policy(session: AsyncSession, data: schemas.SlaPolicyCreate) -> SlaPolicy:
+    SlaContext.forget(session)
     if await repository.get_policy_by_name(session, data.name.strip()) is not None:
         raise Conflict(f"an SLA policy named {data.name!r} already exists")
     await _check_references(
@@ -54,6 +56,7 @@ async def create_policy(session: AsyncSession, data: schemas.SlaPolicyCreate) ->
 async def update_policy(
     session: AsyncSession, policy_id: int, data: schemas.SlaPolicyUpdate
 ) -> SlaPolicy:
+    SlaContext.forget(session)
     policy = await get_policy(session, policy_id)
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     for required in (
@@ -89,6 +92,7 @@ async def update_policy(
 
 async def delete_policy(session: AsyncSession, policy_id: int) -> None:
     """Tickets on it keep their due times (sla_policy_id becomes null: no more reminders)."""
+    SlaContext.forget(session)
     await repository.delete_row(session, await get_policy(session, policy_id))
 
 
@@ -116,6 +120,7 @@ async def get_calendar(session: AsyncSession, calendar_id: int) -> BusinessCalen
 async def create_calendar(
     session: AsyncSession, data: schemas.BusinessCalendarCreate
 ) -> BusinessCalendar:
+    SlaContext.forget(session)
     name = data.name.strip()
     if await repository.get_calendar_by_name(session, name) is not None:
         raise Conflict(f"a calendar named {name!r} already exists")
@@ -134,6 +139,7 @@ async def create_calendar(
 async def update_calendar(
     session: AsyncSession, calendar_id: int, data: schemas.BusinessCalendarUpdate
 ) -> BusinessCalendar:
+    SlaContext.forget(session)
     calendar = await get_calendar(session, calendar_id)
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     if any(value is None for value in changes.values()):
@@ -154,6 +160,7 @@ async def update_calendar(
 
 
 async def delete_calendar(session: AsyncSession, calendar_id: int) -> None:
+    SlaContext.forget(session)
     calendar = await get_calendar(session, calendar_id)
     if await repository.policies_using_calendar(session, calendar_id):
         raise Conflict("SLA policies use this calendar; point them elsewhere first")
@@ -185,6 +192,7 @@ async def list_holidays(
 async def add_holiday(
     session: AsyncSession, calendar_id: int, data: schemas.HolidayCreate
 ) -> CalendarHoliday:
+    SlaContext.forget(session)
     await get_calendar(session, calendar_id)
     if await repository.get_holiday_by_day(session, calendar_id=calendar_id, day=data.day):
         raise Conflict(f"{data.day} is already a closed day of this calendar")
@@ -194,6 +202,7 @@ async def add_holiday(
 
 
 async def delete_holiday(session: AsyncSession, calendar_id: int, holiday_id: int) -> None:
+    SlaContext.forget(session)
     holiday = await repository.get_holiday(session, calendar_id=calendar_id, holiday_id=holiday_id)
     if holiday is None:
         raise NotFound(f"no closed day {holiday_id} in calendar {calendar_id}")

@@ -8,6 +8,7 @@ priority; then the oldest policy. A field left empty on a policy matches anythin
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -29,7 +30,28 @@ def raised_priority(priority: str) -> str | None:
     return PRIORITY_LADDER[index + 1] if index + 1 < len(PRIORITY_LADDER) else None
 
 
-def specificity(policy: SlaPolicy) -> tuple[int, int, int, int, int]:
+@dataclass(frozen=True)
+class Policy:
+    """A snapshot of an SLA policy row (safe to keep after the session commits or expires)."""
+
+    id: int
+    priority: str | None
+    team_id: int | None
+    category_id: int | None
+    calendar_id: int | None
+    first_response_minutes: int
+    resolution_minutes: int
+    reminder_percent: int
+    escalate_priority: bool
+    notify_team_lead: bool
+    active: bool
+
+    @classmethod
+    def of(cls, row: SlaPolicy) -> Policy:
+        return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
+def specificity(policy: Policy | SlaPolicy) -> tuple[int, int, int, int, int]:
     fields = (policy.team_id, policy.category_id, policy.priority)
     return (
         sum(f is not None for f in fields),
@@ -40,7 +62,7 @@ def specificity(policy: SlaPolicy) -> tuple[int, int, int, int, int]:
     )
 
 
-def matches(policy: SlaPolicy, ticket: Ticket) -> bool:
+def matches(policy: Policy | SlaPolicy, ticket: Ticket) -> bool:
     return (
         policy.active
         and policy.priority in (None, ticket.priority)
@@ -58,33 +80,49 @@ def calendar_from_row(row: BusinessCalendar, closed_days: list) -> WorkCalendar:
     )
 
 
+CONTEXT_KEY = "sla_context"
+CONTEXT_TTL = 10.0  # seconds a session reuses what it loaded (admin changes drop it at once)
+
+
 class SlaContext:
-    """Policies and calendars loaded once for a handler call or a scan batch."""
+    """Policies and calendars, loaded once per session for a few seconds: a mail worker opening
+    tickets one after another, or a scan batch, does not reread them for every ticket."""
 
     def __init__(
         self,
-        policies: list[SlaPolicy],
+        policies: list[Policy],
         calendars: dict[int, WorkCalendar],
         default_calendar: WorkCalendar,
     ) -> None:
         self.policies = {p.id: p for p in policies}
         self.calendars = calendars
         self.default_calendar = default_calendar
+        self.loaded_at = time.monotonic()
 
     @classmethod
     async def load(cls, session: AsyncSession, settings: Settings | None = None) -> SlaContext:
+        cached = session.info.get(CONTEXT_KEY)
+        if isinstance(cached, SlaContext) and time.monotonic() - cached.loaded_at < CONTEXT_TTL:
+            return cached
         settings = settings or get_settings()
-        policies = await repository.list_policies(session)
+        policies = [Policy.of(p) for p in await repository.list_policies(session)]
         rows = await repository.list_calendars(session)
         closed = await repository.closed_days(session, [r.id for r in rows])
         calendars = {r.id: calendar_from_row(r, closed.get(r.id, [])) for r in rows}
-        return cls(policies, calendars, WorkCalendar(timezone=settings.sla_default_timezone))
+        context = cls(policies, calendars, WorkCalendar(timezone=settings.sla_default_timezone))
+        session.info[CONTEXT_KEY] = context
+        return context
 
-    def match(self, ticket: Ticket) -> SlaPolicy | None:
+    @staticmethod
+    def forget(session: AsyncSession) -> None:
+        """Policies or calendars changed in this session: the next handler reloads them."""
+        session.info.pop(CONTEXT_KEY, None)
+
+    def match(self, ticket: Ticket) -> Policy | None:
         candidates = [p for p in self.policies.values() if matches(p, ticket)]
         return max(candidates, key=specificity) if candidates else None
 
-    def targets(self, policy: SlaPolicy | None) -> Targets | None:
+    def targets(self, policy: Policy | None) -> Targets | None:
         if policy is None:
             return None
         return Targets(
