@@ -17,7 +17,6 @@ from core.models import (
     SlaNotice,
     SlaPolicy,
     Team,
-    TeamMember,
     Ticket,
     User,
 )
@@ -156,21 +155,6 @@ async def list_notices(session: AsyncSession, ticket_id: int) -> list[SlaNotice]
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
-
-
-async def team_staff(session: AsyncSession, team_id: int) -> list[User]:
-    return list(
-        await session.scalars(
-            select(User)
-            .join(TeamMember, TeamMember.user_id == User.id)
-            .where(
-                TeamMember.team_id == team_id,
-                User.active.is_(True),
-                User.role.in_([Role.agent.value, Role.admin.value]),
-            )
-            .order_by(User.id)
-        )
-    )
 
 
 async def team_lead(session: AsyncSession, team_id: int) -> User | None:

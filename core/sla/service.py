@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings, get_settings
 from core.models import BusinessCalendar, SlaPolicy, Ticket, TicketPriority, TicketStatus, User
+from core.notifications import repository as notifications_repository
 from core.sla import clock, engine, repository
 from core.sla.calendar import WorkCalendar
 from core.sla.engine import Targets
@@ -218,7 +219,9 @@ class Audience:
 
     async def staff(self, team_id: int) -> list[User]:
         if team_id not in self._staff:
-            self._staff[team_id] = await repository.team_staff(self.session, team_id)
+            self._staff[team_id] = await notifications_repository.team_agents(
+                self.session, team_id=team_id
+            )
         return self._staff[team_id]
 
     async def lead(self, team_id: int) -> User | None:
