@@ -4,8 +4,13 @@ nothing; a dry run writes nothing; an unreachable MIS is a failed run the API sh
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -20,6 +25,7 @@ from core.models import Role, User
 from core.user_sync import run_once
 from tests.conftest import _plain_dsn, create_database, drop_database
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 MIS_ROWS = 50_000
 
 MIS_TABLE = f"""
@@ -273,3 +279,51 @@ async def test_unreachable_mis_is_a_failed_run_and_the_next_run_proceeds(
     jobs = (await real_api.get("/api/v1/admin/jobs", headers=headers)).json()
     user_sync = next(j for j in jobs if j["id"] == "user_sync")
     assert (user_sync["last_status"], user_sync["last_run_id"]) == ("succeeded", up.id)
+
+
+async def test_the_cli_and_the_readme_one_liner(
+    committed_db: AsyncEngine, mis_url: str, database_url: str
+) -> None:
+    """`servicedesk sync-users --dry-run` and the README's `python -c ... sync_users_once()`."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MIS_DATABASE_URL": mis_url,
+        "MIS_USER_TABLE": "",
+        "MIS_USER_QUERY": "SELECT emp_no AS external_id, mail AS email FROM hr_people "
+        "WHERE emp_no BETWEEN 'E049001' AND 'E049010'",
+        "MIS_DEACTIVATE_MISSING": "false",
+    }
+    dry = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "servicedesk", "sync-users", "--dry-run"],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "user_sync run" in dry.stdout and "'created': 10" in dry.stdout
+    assert "'dry_run': True" in dry.stdout
+    once = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "from core.user_sync import sync_users_once; sync_users_once()"],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert once.returncode == 0, once.stderr
+    assert "user sync succeeded" in once.stdout and "'created': 10" in once.stdout
+    broken = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "from core.user_sync import sync_users_once; sync_users_once()"],
+        env={**env, "MIS_USER_QUERY": "SELECT nothing FROM nowhere"},
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert broken.returncode != 0 and "the MIS user query failed" in broken.stderr
