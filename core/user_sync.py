@@ -8,7 +8,9 @@ external_id, email, name, department, phone, active; any order, any case) or `MI
 The MIS is read with a synchronous engine in a worker thread (server-side cursor, MIS_BATCH_SIZE
 rows at a time), never on the event loop; each batch is applied in its own transaction. Users are
 matched by external id, then by email; missing ones are deactivated, never deleted, when
-MIS_DEACTIVATE_MISSING is set. Roles are never touched: an agent stays an agent.
+MIS_DEACTIVATE_MISSING is set (a run that would deactivate more than MIS_DEACTIVATE_MAX_PERCENT
+of them fails instead). For MIS-linked users the MIS decides name, department, phone and `active`;
+roles are never touched: an agent stays an agent.
 
     servicedesk sync-users [--dry-run]
     python -c "from core.user_sync import sync_users_once; sync_users_once()"
