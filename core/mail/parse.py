@@ -212,7 +212,8 @@ def _clean_addresses(addresses: list[Address]) -> list[Address]:
         if not addr or any(ch.isspace() for ch in addr) or addr.lower() in seen:
             continue
         seen.add(addr.lower())
-        name = " ".join(address.name.split())
+        # NUL never reaches PostgreSQL text (a display name of "\x00" made the user insert fail).
+        name = " ".join(address.name.replace("\x00", "").split())
         out.append(Address(name=name.encode("utf-8", "replace").decode("utf-8"), email=addr))
     return out
 
