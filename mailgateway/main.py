@@ -1,11 +1,21 @@
-"""`servicedesk mailgateway` (listener + in-process workers) and `servicedesk mailworker`."""
+"""`servicedesk mailgateway` (listener + pipeline workers) and `servicedesk mailworker`.
+
+The gateway's pipeline workers (MAIL_WORKERS of them) run in one child process that the gateway
+starts, lowers in CPU priority and restarts if it dies: Python runs one thread of bytecode at a
+time, so workers in the listener's own process would take turns with it, and the 250s would wait
+for parsing. Accepting is the part that must keep up (the mail is safe once it is committed);
+processing may lag a burst and catch up. `--no-workers` (MAILGATEWAY_INPROCESS_WORKERS=false)
+leaves the processing to separately started `servicedesk mailworker` processes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 
 from core import db
 from core.config import Settings
@@ -13,6 +23,9 @@ from mailgateway.server import start_listener
 from mailgateway.worker import run_workers
 
 logger = logging.getLogger(__name__)
+
+WORKER_NICENESS = 10  # the listener wins the CPU whenever both want it
+RESTART_DELAY_SECONDS = 2.0
 
 
 def _install_signals(stop: asyncio.Event) -> None:
@@ -22,31 +35,67 @@ def _install_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def serve(
-    settings: Settings, *, workers: bool = True, process_name: str = "mailgateway"
-) -> None:
-    """Listen for SMTP (and run pipeline workers) until SIGINT/SIGTERM."""
-    db.init_engine(process_name, settings=settings)
+def _lower_priority() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
+async def _supervise_workers(stop: asyncio.Event) -> None:
+    """Keep one `servicedesk mailworker` child running until `stop`."""
+    while not stop.is_set():
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "servicedesk",
+            "mailworker",
+            preexec_fn=_lower_priority,
+        )
+        waiter = asyncio.create_task(child.wait())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            stopper.cancel()
+            if child.returncode is None:
+                child.terminate()
+                try:
+                    await asyncio.wait_for(waiter, timeout=30)
+                except TimeoutError:
+                    child.kill()
+                    await waiter
+            return
+        stopper.cancel()
+        logger.error(
+            "pipeline worker process exited with %s; restarting in %.0fs",
+            child.returncode,
+            RESTART_DELAY_SECONDS,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY_SECONDS)
+
+
+async def serve(settings: Settings, *, workers: bool = True) -> None:
+    """Listen for SMTP (and keep the pipeline workers running) until SIGINT/SIGTERM."""
+    db.init_engine("mailgateway", settings=settings)
     stop = asyncio.Event()
     _install_signals(stop)
     server, committer = await start_listener(settings)
     addresses = ", ".join(str(s.getsockname()) for s in server.sockets)
     logger.info("mailgateway listening on %s (workers: %s)", addresses, workers)
     print(f"mailgateway listening on {addresses}", flush=True)
-    worker_task = asyncio.create_task(run_workers(settings, stop)) if workers else None
+    supervisor = asyncio.create_task(_supervise_workers(stop)) if workers else None
     try:
         await stop.wait()
     finally:
         server.close()
         await server.wait_closed()
         await committer.stop()
-        if worker_task is not None:
-            await asyncio.wait_for(asyncio.shield(worker_task), timeout=30)
+        if supervisor is not None:
+            await supervisor
         await db.dispose_engine()
 
 
 async def work(settings: Settings) -> None:
-    """Only the pipeline workers (extra capacity beside the gateway)."""
+    """Only the pipeline workers (the gateway's child, or extra capacity beside it)."""
     db.init_engine("mailworker", settings=settings)
     stop = asyncio.Event()
     _install_signals(stop)

@@ -201,7 +201,7 @@ async def discard(session: AsyncSession, *, message_id: int, actor: User) -> Inb
     await session.flush()
     await repository.set_final(
         session,
-        message_id=message.id,
+        inbound_id=message.id,
         attempt=None,
         status=InboundStatus.ignored.value,
         reason=f"discarded by {actor.email}",

@@ -118,6 +118,7 @@ class Context:
     release_new: bool = False
     mail: ParsedMail | None = None
     our_addresses: set[str] = field(default_factory=set)
+    teams: dict[str, int] = field(default_factory=dict)  # team address -> team id
     auto_reason: str | None = None
     sender_address: str | None = None
     sender_name: str = ""
@@ -169,9 +170,8 @@ async def parse(ctx: Context) -> None:
         subject=mail.subject[:998],
         from_address=(mail.sender.email.lower()[:320] if mail.sender else None),
     )
-    ctx.our_addresses = set(ctx.settings.helpdesk_address_list) | set(
-        await repository.team_addresses(ctx.session)
-    )
+    ctx.teams = await repository.team_emails(ctx.session)
+    ctx.our_addresses = set(ctx.settings.helpdesk_address_list) | set(ctx.teams)
     ctx.record(
         "parse",
         "ok",
@@ -262,14 +262,12 @@ async def dedupe(ctx: Context) -> None:
                 f"duplicate: this Message-ID is already comment {existing.id}",
                 ticket_id=existing.ticket_id,
             )
-    earlier = await repository.earlier_copy(
-        ctx.session,
-        exclude_id=ctx.inbound.id,
-        message_id=mail.message_id,
-        raw_sha256=ctx.inbound.raw_sha256,
-    )
-    if earlier is not None:
-        raise ignore(f"duplicate of inbound message {earlier.id}", ticket_id=earlier.ticket_id)
+    else:
+        earlier = await repository.earlier_copy_by_digest(
+            ctx.session, exclude_id=ctx.inbound.id, raw_sha256=ctx.inbound.raw_sha256
+        )
+        if earlier is not None:
+            raise ignore(f"duplicate of inbound message {earlier[0]}", ticket_id=earlier[1])
     ctx.record("dedupe", "first copy", key=key[:200])
 
 
@@ -468,8 +466,13 @@ async def deliver(ctx: Context) -> None:
     author = await _ensure_author(ctx)
     auto = ctx.auto_reason is not None
     if ctx.ticket is None:
-        team = await repository.team_by_addresses(
-            session, [split_plus_address(a)[0] for a in ctx.inbound.rcpt_to or []]
+        team_id = next(
+            (
+                ctx.teams[base]
+                for base in (split_plus_address(a)[0] for a in ctx.inbound.rcpt_to or [])
+                if base in ctx.teams
+            ),
+            None,
         )
         ticket, comment = await tickets.open_ticket(
             session,
@@ -478,7 +481,7 @@ async def deliver(ctx: Context) -> None:
             body_text=ctx.body_text,
             channel=Channel.email,
             priority=TicketPriority(mail.priority or TicketPriority.normal.value),
-            team_id=team.id if team else None,
+            team_id=team_id,
             message_id=mail.message_id,
             inbound_message_id=ctx.inbound.id,
             quote_start=ctx.quote_start,

@@ -111,12 +111,15 @@ async def set_retry(
 async def set_final(
     session: AsyncSession,
     *,
-    message_id: int,
+    inbound_id: int,
     attempt: int | None,
     status: str,
     reason: str | None,
+    **values: Any,
 ) -> bool:
-    statement = update(InboundMessage).where(InboundMessage.id == message_id)
+    """Record a verdict (and any other columns in `values`); with `attempt`, only if the row is
+    still this worker's claim."""
+    statement = update(InboundMessage).where(InboundMessage.id == inbound_id)
     if attempt is not None:
         statement = statement.where(
             InboundMessage.status == InboundStatus.processing.value,
@@ -128,6 +131,7 @@ async def set_final(
             reason=reason,
             locked_until=None,
             processed_at=func.clock_timestamp(),
+            **values,
         )
     )
     return bool(result.rowcount)
@@ -159,26 +163,24 @@ async def comment_by_message_id(session: AsyncSession, message_id: str) -> Comme
     return await session.scalar(select(Comment).where(Comment.message_id == message_id).limit(1))
 
 
-async def earlier_copy(
-    session: AsyncSession, *, exclude_id: int, message_id: str | None, raw_sha256: str
-) -> InboundMessage | None:
-    """An earlier inbound copy of the same mail that already became (part of) a ticket."""
-    condition = (
-        InboundMessage.message_id == message_id
-        if message_id
-        else InboundMessage.raw_sha256 == raw_sha256
-    )
-    return await session.scalar(
-        select(InboundMessage)
-        .where(
-            condition,
-            InboundMessage.id != exclude_id,
-            InboundMessage.status == InboundStatus.processed.value,
-            InboundMessage.comment_id.is_not(None),
+async def earlier_copy_by_digest(
+    session: AsyncSession, *, exclude_id: int, raw_sha256: str
+) -> tuple[int, int | None] | None:
+    """(inbound id, ticket id) of an earlier byte-identical copy that became a comment."""
+    row = (
+        await session.execute(
+            select(InboundMessage.id, InboundMessage.ticket_id)
+            .where(
+                InboundMessage.raw_sha256 == raw_sha256,
+                InboundMessage.id != exclude_id,
+                InboundMessage.status == InboundStatus.processed.value,
+                InboundMessage.comment_id.is_not(None),
+            )
+            .order_by(InboundMessage.id)
+            .limit(1)
         )
-        .order_by(InboundMessage.id)
-        .limit(1)
-    )
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 async def count_from_sender(
@@ -229,17 +231,14 @@ async def outbound_ticket_id(session: AsyncSession, message_id: str) -> int | No
     )
 
 
-async def team_by_addresses(session: AsyncSession, addresses: list[str]) -> Team | None:
-    if not addresses:
-        return None
-    return await session.scalar(
-        select(Team).where(func.lower(Team.email).in_([a.lower() for a in addresses])).limit(1)
-    )
+async def team_emails(session: AsyncSession) -> dict[str, int]:
+    """Team help addresses (lowercased) and their team ids."""
+    result = await session.execute(select(Team.email, Team.id).where(Team.email.is_not(None)))
+    return {str(email).lower(): team_id for email, team_id in result if email}
 
 
 async def team_addresses(session: AsyncSession) -> list[str]:
-    result = await session.scalars(select(Team.email).where(Team.email.is_not(None)))
-    return [str(e).lower() for e in result if e]
+    return list(await team_emails(session))
 
 
 async def is_participant(session: AsyncSession, *, ticket_id: int, user_id: int) -> bool:

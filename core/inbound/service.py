@@ -77,7 +77,7 @@ async def claim_batch(
     ):
         await repository.set_final(
             session,
-            message_id=row.id,
+            inbound_id=row.id,
             attempt=None,
             status=InboundStatus.quarantined.value,
             reason=(
@@ -108,25 +108,25 @@ async def record_outcome(
     outcome: pipeline.Outcome,
     attempt: int | None,
     extra: dict[str, object] | None = None,
-) -> None:
-    inbound = await repository.get(session, inbound_id)
-    assert inbound is not None
+) -> bool:
+    """Write the verdict and what the parse learnt (one UPDATE); False if the claim was lost."""
     facts = outcome.parse_result
-    inbound.message_id = facts.get("message_id") or inbound.message_id
-    inbound.subject = facts.get("subject") if facts.get("subject") is not None else inbound.subject
-    inbound.from_address = facts.get("from_address") or inbound.from_address
-    inbound.parse_result = {**facts, **(extra or {})}
-    inbound.ticket_id = outcome.ticket_id
-    inbound.comment_id = outcome.comment_id
-    await session.flush()
-    await repository.set_final(
+    values: dict[str, object] = {
+        "parse_result": {**facts, **(extra or {})},
+        "ticket_id": outcome.ticket_id,
+        "comment_id": outcome.comment_id,
+    }
+    for column in ("message_id", "subject", "from_address"):
+        if facts.get(column) is not None:
+            values[column] = facts[column]
+    return await repository.set_final(
         session,
-        message_id=inbound_id,
+        inbound_id=inbound_id,
         attempt=attempt,
         status=outcome.status.value,
         reason=outcome.reason,
+        **values,
     )
-    await session.refresh(inbound)
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:
@@ -149,7 +149,7 @@ async def record_failure(
     if attempt >= settings.mail_max_attempts:
         await repository.set_final(
             session,
-            message_id=message_id,
+            inbound_id=message_id,
             attempt=attempt,
             status=InboundStatus.quarantined.value,
             reason=f"failed {attempt} times; last error: {description}",

@@ -1,0 +1,306 @@
+"""bench/ingest: how fast mail gets in, how fast it becomes tickets, and what it costs in memory.
+
+One command, from the repository root:
+
+    .venv/bin/python -m bench.ingest                 # --n 5000 --connections 20
+
+All on 127.0.0.1, in one run:
+1. a throwaway database on TEST_DATABASE_URL's server (default postgres@127.0.0.1:5432), migrated;
+2. BARE: a bare aiosmtpd listener that discards (bench/ingest/bare.py, its own process) takes N
+   mails (small Korean/English text mails, 20% with a 50 KB attachment) from CONNECTIONS
+   concurrent sessions of the load client (bench/ingest/client.py);
+3. GATEWAY: the real `servicedesk mailgateway` process (listener + in-process pipeline workers,
+   MAIL_WORKERS) takes the very same mails; accepted msgs/s and the ratio to BARE; then processed
+   (ticketed) msgs/s, from the first mail sent to the last verdict committed;
+4. PACED: RATE msgs/s offered for SECONDS to the same gateway; p50/p99 from the client receiving
+   250 to the ticket's transaction committing (`inbound_messages.processed_at`, set by
+   clock_timestamp() as the last statement before the commit);
+5. peak RSS of the gateway process (VmHWM) over 3-4;
+6. LARGE: a fresh gateway; ten 25 MB mails sent at once; peak RSS and how long until they are
+   accepted and ticketed.
+
+Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.ingest.client import HELP, make_load, make_message, send_all
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+class PeakRss:
+    """Peak resident memory (VmHWM) of the gateway and of its pipeline worker child."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.workers: dict[int, float] = {}
+
+    def sample(self) -> None:
+        for child in _children(self.pid):
+            self.workers[child] = max(self.workers.get(child, 0.0), _hwm_mb(child))
+
+    def describe(self) -> str:
+        self.sample()
+        listener = _hwm_mb(self.pid)
+        worker = max(self.workers.values(), default=0.0)
+        return f"listener {listener:.0f} MB + workers {worker:.0f} MB = {listener + worker:.0f} MB"
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Database:
+    def __init__(self, server_url: str) -> None:
+        from core.config import normalise_database_url
+
+        self.server = normalise_database_url(server_url)
+        self.name = f"sd_bench_ingest_{os.getpid()}"
+        self.url = make_url(self.server).set(database=self.name).render_as_string(False)
+
+    def __enter__(self) -> Database:
+        with psycopg.connect(plain(self.server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        from core import migrate
+
+        migrate.upgrade(self.url)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with psycopg.connect(plain(self.server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with psycopg.connect(plain(self.url)) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def wait_until_done(self, expected: int, timeout: float) -> float:
+        """Wait until `expected` messages have a verdict; returns the time the last one got it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            [(finished, pending, last)] = self.query(
+                "SELECT count(*) FILTER (WHERE status IN ('processed','ignored','quarantined')),"
+                " count(*) FILTER (WHERE status IN ('received','processing')),"
+                " extract(epoch FROM max(processed_at)) FROM inbound_messages"
+            )
+            if finished >= expected and pending == 0:  # type: ignore[operator]
+                return float(last)  # type: ignore[arg-type]
+            time.sleep(0.5)
+        raise TimeoutError(f"not all {expected} messages were processed in {timeout}s")
+
+
+def gateway_process(
+    db: Database, port: int, uploads: Path, workers: int, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "HELPDESK_ADDRESSES": HELP,
+        "MAILGATEWAY_HOST": "127.0.0.1",
+        "MAILGATEWAY_PORT": str(port),
+        "LOCAL_UPLOAD_ROOT": str(uploads),
+        "MAIL_WORKERS": str(workers),
+        "MAIL_SENDER_RATE_LIMIT": "100000",
+        "LOG_LEVEL": "WARNING",
+        "APP_ENV": "dev",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servicedesk", "mailgateway"],
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
+    wait_port(port, process)
+    return process
+
+
+def latencies(db: Database, sent_at: list[float], ids: list[int]) -> list[float]:
+    rows = db.query(
+        "SELECT id, extract(epoch FROM processed_at) FROM inbound_messages WHERE id = ANY(%s)",
+        (ids,),
+    )
+    done = {int(i): float(t) for i, t in rows if t is not None}  # type: ignore[arg-type]
+    return [done[i] - t for i, t in zip(ids, sent_at, strict=True) if i in done]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=5000, help="mails in the throughput runs")
+    parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--attachment-ratio", type=float, default=0.2)
+    parser.add_argument("--attachment-kb", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=4, help="MAIL_WORKERS in the gateway")
+    parser.add_argument("--rate", type=float, default=50.0, help="paced run: msgs/s offered")
+    parser.add_argument("--seconds", type=float, default=20.0, help="paced run: duration")
+    parser.add_argument("--large", type=int, default=10, help="large mails sent at once")
+    parser.add_argument("--large-mb", type=float, default=25.0)
+    args = parser.parse_args()
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+
+    load = make_load(
+        args.n,
+        attachment_ratio=args.attachment_ratio,
+        attachment_size=args.attachment_kb * 1024,
+        run="t",
+    )
+    with_attachment = sum(1 for m in load if b"multipart/mixed" in m)
+    print(
+        f"load: {args.n} mails ({with_attachment} with a {args.attachment_kb} KB attachment), "
+        f"{args.connections} connections, avg {sum(map(len, load)) / len(load) / 1024:.1f} KB"
+    )
+
+    # 1. bare handler
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-m", "bench.ingest.bare", str(port)], cwd=PROJECT_DIR)
+    try:
+        wait_port(port, bare)
+        bare_result = asyncio.run(send_all("127.0.0.1", port, load, connections=args.connections))
+    finally:
+        stop(bare)
+    print(
+        f"BARE     accepted {len(bare_result.sent_at)} in "
+        f"{bare_result.finished - bare_result.started:.1f}s = {bare_result.rate:.0f} msgs/s"
+    )
+
+    with Database(server) as db, tempfile.TemporaryDirectory() as tmp:
+        uploads = Path(tmp) / "uploads"
+        log = Path(tmp) / "gateway.log"
+        port = free_port()
+        gateway = gateway_process(db, port, uploads, args.workers, log)
+        rss = PeakRss(gateway.pid)
+        try:
+            # 2. the same load against the gateway (workers running in the same process)
+            result = asyncio.run(send_all("127.0.0.1", port, load, connections=args.connections))
+            last = db.wait_until_done(len(result.sent_at), timeout=3600)
+            processed_rate = len(result.sent_at) / (last - result.started)
+            saturated = latencies(db, result.sent_at, result.ids)
+            [(tickets,)] = db.query("SELECT count(*) FROM tickets")
+            statuses = dict(db.query("SELECT status, count(*) FROM inbound_messages GROUP BY 1"))
+            print(
+                f"GATEWAY  accepted {len(result.sent_at)} in "
+                f"{result.finished - result.started:.1f}s = {result.rate:.0f} msgs/s;"
+                f" ratio to bare {result.rate / bare_result.rate:.2f};"
+                f" refused {len(result.failures)}"
+            )
+            print(
+                f"         processed {statuses} ({tickets} tickets) at {processed_rate:.0f} msgs/s"
+                f" (first mail sent -> last verdict committed, {last - result.started:.1f}s);"
+                f" 250->ticket under this saturating load p50 {pct(saturated, 0.5):.2f}s"
+                f" p99 {pct(saturated, 0.99):.2f}s"
+            )
+            # 3. paced
+            count = int(args.rate * args.seconds)
+            paced_load = [make_message(i, run="p") for i in range(count)]
+            paced = asyncio.run(
+                send_all("127.0.0.1", port, paced_load, connections=10, rate=args.rate)
+            )
+            db.wait_until_done(len(result.sent_at) + len(paced.sent_at), timeout=600)
+            lat = latencies(db, paced.sent_at, paced.ids)
+            print(
+                f"PACED    {len(paced.sent_at)} mails at {args.rate:.0f} msgs/s offered"
+                f" ({paced.rate:.1f} accepted/s): 250 -> committed ticket"
+                f" p50 {pct(lat, 0.5) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms,"
+                f" max {max(lat) * 1000:.0f} ms (n={len(lat)})"
+            )
+            print(f"MEMORY   peak RSS (VmHWM) over the small-mail runs: {rss.describe()}")
+        finally:
+            stop(gateway)
+
+        # 4. ten large mails at once, fresh process
+        blob = os.urandom(int(args.large_mb * 1024 * 1024 * 3 / 4) - 4096)
+        big = [make_message(i, attachment=blob, run="L") for i in range(args.large)]
+        before = db.query("SELECT count(*) FROM inbound_messages")[0][0]
+        port = free_port()
+        gateway = gateway_process(db, port, uploads, args.workers, log)
+        rss = PeakRss(gateway.pid)
+        try:
+            rss.sample()
+            large = asyncio.run(send_all("127.0.0.1", port, big, connections=args.large))
+            accepted_s = large.finished - large.started
+            expected = int(before) + len(large.sent_at)  # type: ignore[call-overload]
+            last = db.wait_until_done(expected, timeout=1800)
+            print(
+                f"LARGE    {len(large.sent_at)} x {len(big[0]) / 1e6:.1f} MB sent at once:"
+                f" accepted in {accepted_s:.1f}s,"
+                f" ticketed {last - large.started:.1f}s after the first byte;"
+                f" refused {len(large.failures)}; peak RSS {rss.describe()}"
+            )
+        finally:
+            stop(gateway)
+        errors = log.read_text(errors="replace")
+        if "Traceback" in errors or "ERROR" in errors:
+            print("gateway log (tail):\n" + errors[-3000:])
+
+
+if __name__ == "__main__":
+    main()
