@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.chaos import harness
-from bench.chaos.ledger import MailLedger, drain, queue_depth, reconcile
+from bench.chaos.ledger import MailLedger, drain, ledger_baseline, queue_depth, reconcile
 from bench.chaos.smtpload import SmtpLoad, build_mails
 
 
@@ -47,6 +47,7 @@ class CrashConfig:
     worker_workers: int = 4
     max_seconds: float = 1800.0
     kill_after_accept_seconds: float = 30.0  # keep killing workers while the queue drains
+    max_kills: int | None = None  # stop killing after this many kill rounds (tests)
     drain_stall_seconds: float = 120.0  # give up when the queue stops shrinking this long
 
 
@@ -106,7 +107,9 @@ async def _killer(
 ) -> None:
     gateway, worker = services
     choices = [(gateway,), (worker,), (gateway, worker)]
-    while not stop.is_set():
+    rounds = 0
+    while not stop.is_set() and (cfg.max_kills is None or rounds < cfg.max_kills):
+        rounds += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), rng.uniform(cfg.min_gap, cfg.max_gap))
         if stop.is_set():
@@ -127,15 +130,26 @@ async def _killer(
 
 
 async def run_crash(
-    cfg: CrashConfig, *, server: str | None = None, keep_db: bool = False, log=print
+    cfg: CrashConfig,
+    *,
+    server: str | None = None,
+    database_url: str | None = None,
+    keep_db: bool = False,
+    log=print,
 ) -> CrashResult:
+    """On a fresh database on `server`, or on `database_url` (already migrated; the tests'
+    own database: only rows made by this run are counted, nothing is dropped)."""
     run_id = uuid.uuid4().hex[:8]
-    database_url = harness.create_database(server, prefix="sd_chaos_crash")
+    own_database = database_url is None
+    if database_url is None:
+        database_url = harness.create_database(server, prefix="sd_chaos_crash")
     workdir = harness.workdir("crash")
     result = CrashResult(sent=cfg.n)
     gateway = worker = None
     try:
-        await asyncio.to_thread(harness.migrate, database_url)
+        if own_database:
+            await asyncio.to_thread(harness.migrate, database_url)
+        baseline = await asyncio.to_thread(ledger_baseline, database_url)
         port = harness.free_port()
         gateway, worker = _services(cfg, database_url, workdir, port)
         gateway.start()
@@ -158,7 +172,8 @@ async def run_crash(
 
         # Keep killing while the pipeline works through the backlog, then let it finish.
         await harness.until_async(
-            lambda: queue_depth(database_url) == 0, seconds=cfg.kill_after_accept_seconds
+            lambda: queue_depth(database_url, after_id=baseline) == 0,
+            seconds=cfg.kill_after_accept_seconds,
         )
         stop_killing.set()
         await killer
@@ -166,7 +181,7 @@ async def run_crash(
             if not service.alive():
                 service.start()
         drain_started = time.monotonic()
-        await drain(database_url, stall_seconds=cfg.drain_stall_seconds)
+        await drain(database_url, stall_seconds=cfg.drain_stall_seconds, after_id=baseline)
         result.drain_seconds = time.monotonic() - drain_started
         for service in (gateway, worker):
             if service.proc is not None and service.proc.poll() not in (None, -9):
@@ -181,14 +196,14 @@ async def run_crash(
         result.bounced = len(outcome.bounced)
         result.never_accepted = len(outcome.pending)
         result.ledger = await asyncio.to_thread(
-            reconcile, database_url, run_id, mails, outcome.accepted
+            reconcile, database_url, run_id, mails, outcome.accepted, after_id=baseline
         )
         return result
     finally:
         for service in (gateway, worker):
             if service is not None:
                 service.kill()
-        if not keep_db:
+        if own_database and not keep_db:
             harness.drop_database(database_url)
 
 

@@ -66,23 +66,34 @@ class MailLedger:
             rep.add(f"  {example}")
 
 
-def queue_depth(database_url: str) -> int:
+def ledger_baseline(database_url: str) -> int:
+    """The last inbound id before an experiment: rows after it are the experiment's."""
+    return int(
+        harness.scalar(database_url, "SELECT coalesce(max(id), 0) FROM inbound_messages") or 0
+    )
+
+
+def queue_depth(database_url: str, *, after_id: int = 0) -> int:
     return int(
         harness.scalar(
             database_url,
-            "SELECT count(*) FROM inbound_messages WHERE status IN ('received', 'processing')",
+            "SELECT count(*) FROM inbound_messages WHERE status IN ('received', 'processing') "
+            "AND id > %s",
+            [after_id],
         )
         or 0
     )
 
 
-async def drain(database_url: str, *, stall_seconds: float = 120.0, cap: float = 3600.0) -> bool:
+async def drain(
+    database_url: str, *, stall_seconds: float = 120.0, cap: float = 3600.0, after_id: int = 0
+) -> bool:
     """Wait until the inbound queue is empty; give up when it stops shrinking for
     `stall_seconds` (or after `cap`). True when it emptied."""
     started = time.monotonic()
     best, best_at = None, started
     while time.monotonic() - started < cap:
-        depth = await asyncio.to_thread(queue_depth, database_url)
+        depth = await asyncio.to_thread(lambda: queue_depth(database_url, after_id=after_id))
         if depth == 0:
             return True
         if best is None or depth < best:
@@ -94,7 +105,12 @@ async def drain(database_url: str, *, stall_seconds: float = 120.0, cap: float =
 
 
 def reconcile(
-    database_url: str, run_id: str, mails: list[Mail], accepted: dict[int, str] | set[int]
+    database_url: str,
+    run_id: str,
+    mails: list[Mail],
+    accepted: dict[int, str] | set[int],
+    *,
+    after_id: int = 0,
 ) -> MailLedger:
     ledger = MailLedger(sent=len(mails), accepted=len(accepted))
     pattern = f"<chaos-{run_id}-%"
@@ -146,13 +162,17 @@ def reconcile(
         if any(mail.token not in body for body in found):
             ledger.wrong_body += 1
     for status, count in harness.query(
-        database_url, "SELECT status, count(*) FROM inbound_messages GROUP BY status"
+        database_url,
+        "SELECT status, count(*) FROM inbound_messages WHERE id > %s GROUP BY status",
+        [after_id],
     ):
         ledger.statuses[status] = count
     ledger.stuck = ledger.statuses["received"] + ledger.statuses["processing"]
     ledger.quarantined = ledger.statuses["quarantined"]
     for (reason,) in harness.query(
-        database_url, "SELECT reason FROM inbound_messages WHERE status = 'quarantined'"
+        database_url,
+        "SELECT reason FROM inbound_messages WHERE status = 'quarantined' AND id > %s",
+        [after_id],
     ):
         ledger.quarantine_reasons[(reason or "")[:120]] += 1
     ledger.copies = sum(ledger.statuses.values()) - len(comments)
@@ -160,7 +180,8 @@ def reconcile(
         harness.scalar(
             database_url,
             "SELECT count(*) FROM inbound_messages WHERE status = 'ignored' "
-            "AND reason LIKE 'duplicate%%'",
+            "AND reason LIKE 'duplicate%%' AND id > %s",
+            [after_id],
         )
         or 0
     )

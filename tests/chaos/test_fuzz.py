@@ -21,13 +21,13 @@ FUZZ_SEED = 20261128
 async def test_fuzzed_mail_never_escapes_the_pipeline(
     committed_db: AsyncEngine, tmp_path: Path
 ) -> None:
-    messages = mime.examples(200, seed_value=FUZZ_SEED)
-    assert len(messages) == 200
+    messages = mime.examples(150, seed_value=FUZZ_SEED)
+    assert len(messages) == 150
     result = await fuzz_pipeline(messages, fuzz_settings(tmp_path / "uploads"))
     assert not result.unhandled, result.unhandled[0]
     assert not result.unfinished, result.unfinished[:5]
     assert not result.unsafe_html, result.unsafe_html[:5]
-    assert sum(result.statuses.values()) == 200
+    assert sum(result.statuses.values()) == 150
     # The fuzzer reaches the deep steps, not only the parser: most mutants still become tickets.
     assert result.statuses["processed"] > 50, result.statuses
 
