@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db
 from core.config import Settings, get_settings
-from core.outbox.delivery import BatchReport, SenderOptions, deliver_batch
+from core.outbox.delivery import BatchReport, HandOverMarks, SenderOptions, deliver_batch
 from core.outbox.transport import FileSinkTransport, SmtpTransport, Transport
 from core.storage import get_storage
 
@@ -77,6 +77,7 @@ async def _lane(
     options: SenderOptions,
     totals: BatchReport,
     settings: Settings,
+    marks: HandOverMarks,
 ) -> None:
     storage = partial(get_storage, settings)
     errors = 0
@@ -91,6 +92,7 @@ async def _lane(
                     should_stop=stop.is_set,
                     storage=storage,
                     api_base_url=settings.api_public_url,
+                    marks=marks,
                 )
             except Exception:
                 # The database is down or a statement failed: back off, keep the process alive.
@@ -132,6 +134,7 @@ async def run_sender(
             "mail sender: SMTP_HOST unset, writing .eml files to %s", settings.outbox_sink_dir
         )
     totals = BatchReport()
+    marks = HandOverMarks(engine)
     lanes = [
         asyncio.create_task(
             _lane(
@@ -143,6 +146,7 @@ async def run_sender(
                 options=options,
                 totals=totals,
                 settings=settings,
+                marks=marks,
             ),
             name=f"mailsender-lane-{number}",
         )
@@ -154,6 +158,7 @@ async def run_sender(
         for lane in lanes:
             lane.cancel()
         await asyncio.gather(*lanes, return_exceptions=True)
+        await marks.close()
     return totals
 
 

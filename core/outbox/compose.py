@@ -148,13 +148,30 @@ def _fold(name: str, tokens: list[str]) -> str:
     return "\r\n".join(lines)
 
 
+_SIMPLE_MAILBOX = re.compile(
+    r'^(?:"((?:[^"\\]|\\.)*)"|([^"<>()\[\],;:\\@]*?))\s*<([^<>\s]+@[^<>\s]+)>$'
+)
+
+
+def _mailbox(value: str) -> tuple[str, str]:
+    """(display name, address); the common `Name <a@b>` / `"Name" <a@b>` forms without the
+    full RFC 5322 parser, anything else through it."""
+    match = _SIMPLE_MAILBOX.match(value.strip())
+    if match is None:
+        return parseaddr(value)
+    quoted, plain, address = match.groups()
+    if quoted is not None:
+        return re.sub(r"\\(.)", r"\1", quoted), address
+    return (plain or "").strip(), address
+
+
 def _header(name: str, value: str) -> str:
     value = _NEWLINES.sub(" ", str(value))  # no CR/LF from anywhere reaches the header block
     key = name.lower()
     if key in ID_HEADERS:
         return _fold(name, value.split())
     if key in ADDRESS_HEADERS:
-        display, address = parseaddr(value)
+        display, address = _mailbox(value)
         if not address.isascii():
             raise ValueError(f"non-ASCII address in {name}: {address!r}")
         if "=?" in display:  # already RFC 2047-encoded (formataddr does that): decode first

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -236,20 +237,32 @@ _CLAIM = text(
     """
 )
 
-# The hand-over mark, written just before DATA, and the outcome after it. Their commits need not
-# wait for the WAL flush (synchronous_commit off for that one transaction, via set_config in the
-# WHERE clause so it stays one round trip): they must survive a crash of the sender, not of the
-# database; see scheduler/mailsender.py for the whole argument.
-_MARK_HANDING = text(
-    """
-    UPDATE outbound_emails SET sent_at = now()
-    WHERE id = :id AND status = 'sending' AND locked_until = :lease
-      AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-    """
-)
+# The hand-over marks, written just before DATA, and the outcomes after it. Their commits need not
+# wait for the WAL flush (synchronous_commit off for that one transaction, via set_config so it
+# stays one round trip): they must survive a crash of the sender, not of the database; see
+# scheduler/mailsender.py for the whole argument. They run for every mail, so they go straight to
+# the driver (psycopg placeholders), and successes ride along with the next marks: one statement
+# marks every lane's next mail and records every lane's last success (group commit).
+_MARK_HANDING = """
+    WITH sent AS (
+        UPDATE outbound_emails AS o
+        SET status = 'sent', last_error = NULL, sent_at = COALESCE(o.sent_at, now()),
+            locked_until = NULL
+        FROM unnest(%(sent_ids)s::bigint[], %(sent_leases)s::timestamptz[]) AS s(id, lease)
+        WHERE o.id = s.id AND o.status = 'sending' AND o.locked_until = s.lease
+          AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+    ),
+    marked AS (
+        UPDATE outbound_emails AS o SET sent_at = now()
+        FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[]) AS m(id, lease)
+        WHERE o.id = m.id AND o.status = 'sending' AND o.locked_until = m.lease
+          AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+        RETURNING o.id
+    )
+    SELECT id FROM marked
+"""
 
-_FINISH = text(
-    """
+_FINISH = """
     UPDATE outbound_emails AS o SET
         status = v.status,
         last_error = v.error,
@@ -259,13 +272,18 @@ _FINISH = text(
                                THEN now() + make_interval(secs => v.delay)
                                ELSE o.next_attempt_at END,
         locked_until = NULL
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:errors AS text[]),
-                CAST(:delays AS float8[]), CAST(:undo AS int[]), CAST(:leases AS timestamptz[]))
+    FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(errors)s::text[],
+                %(delays)s::float8[], %(undo)s::int[], %(leases)s::timestamptz[])
          AS v(id, status, error, delay, undo, lease)
     WHERE o.id = v.id AND o.status = 'sending' AND o.locked_until = v.lease
       AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-    """
-)
+"""
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    """The psycopg connection under `conn` (which is in autocommit mode)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
 
 
 @dataclass(frozen=True)
@@ -313,16 +331,31 @@ async def claim_due(
     return [ClaimedEmail(**row._mapping) for row in result]
 
 
-async def mark_handing(conn: AsyncConnection, *, email_id: int, lease: datetime) -> bool:
-    """Record that DATA is about to start; False when the lease was lost to another sender."""
-    result = await conn.execute(_MARK_HANDING, {"id": email_id, "lease": lease})
-    return bool(result.rowcount)
+async def mark_handing(
+    conn: AsyncConnection | psycopg.AsyncConnection[Any],
+    *,
+    marks: Sequence[tuple[int, datetime]] = (),
+    sent: Sequence[Outcome] = (),
+) -> set[int]:
+    """Record that DATA is about to start for each (id, lease) in `marks`, and the successes in
+    `sent`; the ids whose mark held (the others' leases were lost to another sender)."""
+    driver = conn if isinstance(conn, psycopg.AsyncConnection) else await _driver(conn)
+    cursor = await driver.execute(
+        _MARK_HANDING,
+        {
+            "ids": [email_id for email_id, _ in marks],
+            "leases": [lease for _, lease in marks],
+            "sent_ids": [o.id for o in sent],
+            "sent_leases": [o.lease for o in sent],
+        },
+    )
+    return {row[0] for row in await cursor.fetchall()}
 
 
 async def finish(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> int:
     if not outcomes:
         return 0
-    result = await conn.execute(
+    cursor = await (await _driver(conn)).execute(
         _FINISH,
         {
             "ids": [o.id for o in outcomes],
@@ -333,7 +366,7 @@ async def finish(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> int:
             "leases": [o.lease for o in outcomes],
         },
     )
-    return int(result.rowcount or 0)
+    return int(cursor.rowcount or 0)
 
 
 async def public_attachments(conn: Executor, *, comment_id: int) -> list[Any]:

@@ -2,13 +2,14 @@
 SMTP_HOST unset, `.eml` files under OUTBOX_SINK_DIR that a newcomer can open in any mail client.
 
 One transport is one SMTP connection, used for one message at a time. `send` speaks MAIL, RCPT and
-DATA itself (instead of aiosmtplib's `sendmail`) so the sender can record, just before DATA, that
-the message is being handed over: see scheduler/mailsender.py for why that moment matters.
+DATA itself (instead of aiosmtplib's `sendmail`) so the sender can record, before DATA, that the
+message is being handed over: see scheduler/mailsender.py for why that moment matters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -132,33 +133,20 @@ class SmtpTransport(Transport):
     async def send(
         self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
     ) -> SendResult:
-        # A reused connection may have been closed by the relay while idle; MAIL is still before
-        # the point of no return, so one reconnect is safe.
-        for attempt in (1, 2):
-            smtp = await self._connect()
-            try:
-                await smtp.mail(sender)
-                break
-            except aiosmtplib.SMTPSenderRefused as exc:
-                await self._reset(smtp)
-                return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (MAIL FROM)")
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-                smtp.close()
-                self._smtp = None
-                if attempt == 2:
-                    raise RelayUnavailable(
-                        f"relay dropped the connection: {_one_line(exc)}"
-                    ) from exc
+        smtp = await self._connect()
+        # The hand-over mark is written while MAIL and RCPT are exchanged (its database round
+        # trip hides behind theirs) and must have succeeded before DATA starts.
+        hand_over = asyncio.ensure_future(before_data())
         try:
-            await smtp.rcpt(recipient)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            await self._reset(smtp)
-            return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (RCPT TO {recipient})")
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            smtp.close()
-            self._smtp = None
-            raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
-        if not await before_data():
+            smtp, refused = await self._envelope(smtp, sender, recipient)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                await hand_over
+            raise
+        if refused is not None:
+            await hand_over  # the refusal, recorded next, clears the mark
+            return refused
+        if not await hand_over:
             await self._reset(smtp)
             return LeaseLost()
         try:
@@ -173,6 +161,39 @@ class SmtpTransport(Transport):
                 f"relay dropped the connection during DATA: {_one_line(exc)}"
             ) from exc
         return Accepted(f"{response.code} {_one_line(response.message)}")
+
+    async def _envelope(
+        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str
+    ) -> tuple[aiosmtplib.SMTP, Refused | None]:
+        """MAIL FROM and RCPT TO; a refusal, or None when the relay takes the recipient."""
+        # A reused connection may have been closed by the relay while idle; MAIL is still before
+        # the point of no return, so one reconnect is safe.
+        for attempt in (1, 2):
+            try:
+                await smtp.mail(sender)
+                break
+            except aiosmtplib.SMTPSenderRefused as exc:
+                await self._reset(smtp)
+                return smtp, Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (MAIL FROM)")
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+                smtp.close()
+                self._smtp = None
+                if attempt == 2:
+                    raise RelayUnavailable(
+                        f"relay dropped the connection: {_one_line(exc)}"
+                    ) from exc
+                smtp = await self._connect()
+        try:
+            await smtp.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            await self._reset(smtp)
+            detail = f"{exc.code} {_one_line(exc.message)} (RCPT TO {recipient})"
+            return smtp, Refused(exc.code, detail)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            smtp.close()
+            self._smtp = None
+            raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
+        return smtp, None
 
     async def close(self) -> None:
         smtp, self._smtp = self._smtp, None

@@ -191,7 +191,8 @@ async def test_a_lease_run_out_after_the_hand_over_is_not_sent_again(committed_d
     async with committed_db.connect() as raw:
         conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
         [claimed] = await repository.claim_due(conn, limit=10, lease_seconds=0.2)
-        assert await repository.mark_handing(conn, email_id=claimed.id, lease=claimed.locked_until)
+        marked = await repository.mark_handing(conn, marks=[(claimed.id, claimed.locked_until)])
+        assert marked == {claimed.id}
     async with capture_server() as relay:
         await drain(committed_db, smtp_settings(relay.port))
     [row] = await _rows(committed_db)
