@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10  # the listener wins the CPU whenever both want it
 RESTART_DELAY_SECONDS = 2.0
+PARENT_ENV = "SERVICEDESK_MAILGATEWAY_PID"
 
 
 def _install_signals(stop: asyncio.Event) -> None:
@@ -35,9 +36,14 @@ def _install_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def _lower_priority() -> None:  # runs in the child between fork and exec
+def _prepare_child() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
+    # Linux: the child gets SIGTERM when the gateway dies, even by SIGKILL (no orphans).
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 async def _supervise_workers(stop: asyncio.Event) -> None:
@@ -48,7 +54,8 @@ async def _supervise_workers(stop: asyncio.Event) -> None:
             "-m",
             "servicedesk",
             "mailworker",
-            preexec_fn=_lower_priority,
+            env={**os.environ, PARENT_ENV: str(os.getpid())},
+            preexec_fn=_prepare_child,
         )
         waiter = asyncio.create_task(child.wait())
         stopper = asyncio.create_task(stop.wait())
@@ -94,13 +101,27 @@ async def serve(settings: Settings, *, workers: bool = True) -> None:
         await db.dispose_engine()
 
 
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """Where PR_SET_PDEATHSIG is not available: stop when the gateway that started us is gone."""
+    parent = int(os.environ[PARENT_ENV])
+    while not stop.is_set():
+        if os.getppid() != parent:
+            logger.warning("the gateway (pid %s) is gone; stopping", parent)
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
 async def work(settings: Settings) -> None:
     """Only the pipeline workers (the gateway's child, or extra capacity beside it)."""
     db.init_engine("mailworker", settings=settings)
     stop = asyncio.Event()
     _install_signals(stop)
     print(f"mailworker running {settings.mail_workers} workers", flush=True)
+    watcher = asyncio.create_task(_watch_parent(stop)) if os.environ.get(PARENT_ENV) else None
     try:
         await run_workers(settings, stop)
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await db.dispose_engine()

@@ -457,8 +457,8 @@ async def content(ctx: Context) -> None:
     if tickets.is_staff(ctx.author) and _NOTE_LINE.match(text.lstrip("\n")):
         text = _NOTE_LINE.sub("", text.lstrip("\n"), count=1)
         ctx.internal = ctx.ticket is not None
-    ctx.body_text = text
-    ctx.quote_start = find_quote_start(text)
+    ctx.body_text = text.replace("\x00", "")
+    ctx.quote_start = find_quote_start(ctx.body_text)
 
 
 async def deliver(ctx: Context) -> None:

@@ -22,6 +22,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,7 +113,7 @@ async def record_outcome(
     """Write the verdict and what the parse learnt (one UPDATE); False if the claim was lost."""
     facts = outcome.parse_result
     values: dict[str, object] = {
-        "parse_result": {**facts, **(extra or {})},
+        "parse_result": _jsonb_safe({**facts, **(extra or {})}),
         "ticket_id": outcome.ticket_id,
         "comment_id": outcome.comment_id,
     }
@@ -124,9 +125,20 @@ async def record_outcome(
         inbound_id=inbound_id,
         attempt=attempt,
         status=outcome.status.value,
-        reason=outcome.reason,
+        reason=outcome.reason.replace("\x00", "") if outcome.reason else None,
         **values,
     )
+
+
+def _jsonb_safe(value: Any) -> Any:
+    """JSONB cannot hold U+0000; hostile mail can put it anywhere."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_jsonb_safe(k): _jsonb_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonb_safe(v) for v in value]
+    return value
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:

@@ -45,7 +45,7 @@ class _MailPolicy(EmailPolicy):
 
 
 POLICY = _MailPolicy()
-_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
 
 
 @dataclass
@@ -114,7 +114,7 @@ def parse_message(raw: bytes) -> ParsedMail:
     parts: list[MailPart] = []
     _walk(message, text_parts, html_parts, parts, defects, depth=0, counter=[0])
     text = "\n\n".join(t for t in text_parts if t.strip())
-    html = "\n".join(html_parts) if html_parts else None
+    html = "\n".join(html_parts).replace("\x00", "") if html_parts else None
     senders = get_addresses(message, "From", defects)
     return ParsedMail(
         message=message,
@@ -335,8 +335,8 @@ def _content_id(part: Message) -> str | None:
         value = _raw_header(part, "Content-ID")
     if not value:
         return None
-    cid = str(value).strip().strip("<>").strip()
-    return cid or None
+    cid = "".join(ch for ch in str(value) if ch >= " ").strip().strip("<>").strip()
+    return cid[:900] or None
 
 
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:

@@ -311,3 +311,58 @@ async def test_servicedesk_mailgateway_receives_and_processes(
         output = process.communicate(timeout=30)[0].decode(errors="replace")
     assert process.returncode == 0, output
     assert "mailgateway listening" in output
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+async def test_killed_gateway_leaves_no_orphan_worker(
+    committed_db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HELPDESK_ADDRESSES": HELP,
+        "MAILGATEWAY_HOST": "127.0.0.1",
+        "MAILGATEWAY_PORT": str(port),
+        "LOCAL_UPLOAD_ROOT": str(tmp_path / "uploads"),
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, then only polled
+        [sys.executable, "-m", "servicedesk", "mailgateway"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        children: list[int] = []
+        for _ in range(200):
+            children = _children(process.pid)
+            if children:
+                break
+            await asyncio.sleep(0.05)
+        assert children, "the gateway started no worker process"
+        process.kill()  # SIGKILL: no chance to stop the child itself
+        process.wait(timeout=10)
+        for _ in range(200):
+            if not _alive(children[0]):
+                break
+            await asyncio.sleep(0.05)
+        assert not _alive(children[0]), "the worker outlived the killed gateway"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return not any(line.startswith("State:") and "Z" in line for line in status.splitlines())
