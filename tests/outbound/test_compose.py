@@ -60,7 +60,7 @@ def test_direct_writer_matches_the_stdlib(subject: str, name: str, body: str, ht
     refs = " ".join(f"<id{n}@univ.ac.kr>" for n in range(10))
     fast, mine, theirs = _both(
         from_address=mailbox(name, "help@test.ac.kr"),
-        to=compose.formataddr((name, "kim@univ.ac.kr")),  # the RFC 2047 form is read back too
+        to=mailbox(name, "kim@univ.ac.kr"),
         subject=subject,
         message_id="<sd-1-abcdef0123456789-aaaaaaaaaaaaaaaa@test.ac.kr>",
         date=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
@@ -97,3 +97,22 @@ def test_direct_writer_matches_the_stdlib(subject: str, name: str, body: str, ht
         assert mine.get_body(("html",)).get_content() == theirs.get_body(("html",)).get_content()
     else:
         assert mine.get_body(("html",)) is None
+
+
+def test_an_already_encoded_display_name_is_decoded_not_quoted() -> None:
+    data = compose.message_bytes(
+        from_address=compose.formataddr(("김상담 (IT Service Desk)", "help@test.ac.kr")),
+        to="kim@univ.ac.kr",
+        subject="[#1] 테스트",
+        message_id="<a@test.ac.kr>",
+        date=datetime(2026, 11, 28, tzinfo=UTC),
+        reply_to=None,
+        headers={},
+        text="본문",
+        html=None,
+    )
+    [sender] = _parse(data)["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "김상담 (IT Service Desk)",
+        "help@test.ac.kr",
+    )
