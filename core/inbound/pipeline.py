@@ -8,8 +8,10 @@ message ends in exactly one of
 * ignored      with why (our own mail came back, a duplicate, a delivery-delay notice, ...);
 * quarantined  with why (possible hijack, rate limit, no sender, ...), for an admin to release.
 
-Steps run inside a savepoint: an `ignored`/`quarantined` verdict rolls back whatever the steps had
-done (a half-created user, say), so a verdict never leaves debris. Exceptions are not verdicts:
+The steps before `deliver` only read (a new sender becomes a user only on delivery), so an
+`ignored`/`quarantined` verdict leaves nothing behind; the one step that writes and then stops is
+`bounce`, whose verdict keeps what it did (the address marked, the note added). Exceptions are
+not verdicts:
 they propagate to the caller (the worker), which retries with backoff and quarantines after
 MAIL_MAX_ATTEMPTS (core/inbound/service.py). The steps, in order:
 
@@ -81,13 +83,11 @@ class Stop(Exception):
         status: InboundStatus,
         reason: str,
         *,
-        keep_effects: bool = False,
         ticket_id: int | None = None,
     ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
-        self.keep_effects = keep_effects
         self.ticket_id = ticket_id
 
 
@@ -245,7 +245,6 @@ async def bounce(ctx: Context) -> None:
     raise Stop(
         InboundStatus.processed,
         f"bounce ({found.evidence}): " + "; ".join(what),
-        keep_effects=True,
         ticket_id=ticket.id if ticket else None,
     )
 
@@ -652,22 +651,15 @@ async def run(
         release_to=release_to,
         release_new=release_new,
     )
-    savepoint = await session.begin_nested()
+    # No savepoint: nothing is written before a verdict that discards (see the module docstring),
+    # and an exception rolls back the caller's whole transaction.
     try:
         for _name, step in STEPS:
             await step(ctx)
     except Stop as stop:
-        if stop.keep_effects:
-            await savepoint.commit()
-        else:
-            await savepoint.rollback()
         outcome = Outcome(stop.status, stop.reason, ticket_id=stop.ticket_id)
         ctx.record("verdict", stop.status.value, reason=stop.reason)
-    except BaseException:
-        await savepoint.rollback()
-        raise
     else:
-        await savepoint.commit()
         outcome = Outcome(
             InboundStatus.processed,
             ctx.facts.get("summary"),
