@@ -14,10 +14,15 @@ export const metadata: Metadata = {
 export default async function RootLayout({ children }: LayoutProps<"/">) {
   // Reading the cookie renders every page per request, so the API base below is the runtime one.
   const locale = parseLocale((await cookies()).get(LOCALE_COOKIE)?.value);
+  const apiBase = apiBaseUrl();
   return (
     <html lang={locale} className="h-full">
+      <head>
+        {/* Read at request time, so one build serves any API address; set before any script runs. */}
+        <script dangerouslySetInnerHTML={{ __html: `window.__API_BASE__=${JSON.stringify(apiBase).replace(/</g, "\\u003c")};` }} />
+      </head>
       <body className="min-h-full flex flex-col">
-        <Providers apiBase={apiBaseUrl()} locale={locale}>
+        <Providers apiBase={apiBase} locale={locale}>
           {children}
         </Providers>
       </body>

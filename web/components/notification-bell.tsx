@@ -10,6 +10,7 @@ import { useAuth } from "@/lib/auth";
 import { useI18n } from "@/lib/i18n";
 
 const POLL_MS = 30_000;
+const FIRST_POLL_MS = 800;
 
 export function notificationHref(n: Notification, isAgent: boolean): string | null {
   if (!n.ticket_id) return null;
@@ -35,11 +36,13 @@ export function NotificationBell() {
   }, []);
 
   useEffect(() => {
-    void refreshCount();
+    // A moment after the page's own data: the badge should not delay the content.
+    const first = setTimeout(() => void refreshCount(), FIRST_POLL_MS);
     const id = setInterval(() => void refreshCount(), POLL_MS);
     const onFocus = () => void refreshCount();
     window.addEventListener("focus", onFocus);
     return () => {
+      clearTimeout(first);
       clearInterval(id);
       window.removeEventListener("focus", onFocus);
     };

@@ -13,6 +13,7 @@ import {
 import { ApiError, api, UNAUTHORIZED_EVENT, unwrap } from "./api/client";
 import type { User } from "./api/types";
 import { useI18n, type UiLocale } from "./i18n";
+import { prefetchQueue } from "./queue";
 
 interface Auth {
   user: User;
@@ -50,7 +51,9 @@ export function AuthProvider({ children, fallback }: { children: ReactNode; fall
 
   useEffect(() => {
     let cancelled = false;
-    unwrap(api().GET("/api/v1/auth/me"))
+    const me = unwrap(api().GET("/api/v1/auth/me"));
+    prefetchQueue(window.location.pathname, window.location.search);
+    me
       .then((me) => {
         if (cancelled) return;
         setUser(me);

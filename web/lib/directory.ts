@@ -25,9 +25,10 @@ export function invalidate(key: "teams" | "categories" | "agents" | "canned"): v
   cache.delete(key);
 }
 
-function useShared<T>(key: string, load: () => Promise<T>): T | undefined {
+function useShared<T>(key: string, load: () => Promise<T>, enabled = true): T | undefined {
   const [value, setValue] = useState<T | undefined>(undefined);
   useEffect(() => {
+    if (!enabled) return;
     let live = true;
     shared(key, load)
       .then((v) => live && setValue(v))
@@ -37,7 +38,7 @@ function useShared<T>(key: string, load: () => Promise<T>): T | undefined {
     };
     // `load` is a stable module-level function per key.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
+  }, [key, enabled]);
   return value;
 }
 
@@ -53,7 +54,7 @@ const loadAgents = async () => {
   return [...agents, ...admins].sort((a, b) => (a.name || a.email).localeCompare(b.name || b.email));
 };
 
-export const useTeams = () => useShared("teams", loadTeams);
-export const useCategories = () => useShared("categories", loadCategories);
-export const useCanned = () => useShared("canned", loadCanned);
-export const useAgents = () => useShared("agents", loadAgents);
+export const useTeams = (enabled = true) => useShared("teams", loadTeams, enabled);
+export const useCategories = (enabled = true) => useShared("categories", loadCategories, enabled);
+export const useCanned = (enabled = true) => useShared("canned", loadCanned, enabled);
+export const useAgents = (enabled = true) => useShared("agents", loadAgents, enabled);

@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "./api/client";
+import { adoptPrefetched } from "./prefetch";
 
 export interface Query<T> {
   data: T | undefined;
@@ -25,11 +26,15 @@ export function useQuery<T>(key: string | null, load: () => Promise<T>): Query<T
   loadRef.current = load;
   const generation = useRef(0);
 
+  const keyRef = useRef(key);
+  keyRef.current = key;
+
   const run = useCallback(async () => {
     const mine = ++generation.current;
     setLoading(true);
     try {
-      const value = await loadRef.current();
+      const early = keyRef.current === null ? undefined : adoptPrefetched<T>(keyRef.current);
+      const value = await (early ?? loadRef.current());
       if (mine === generation.current) {
         setDataState(value);
         setError(undefined);

@@ -1,4 +1,5 @@
-import type { Paths } from "./api/client";
+import { api, unwrap, type Paths } from "./api/client";
+import { prefetch } from "./prefetch";
 import type { TicketCounts, TicketStatus } from "./api/types";
 
 export type TicketQuery = NonNullable<Paths["/api/v1/tickets"]["get"]["parameters"]["query"]>;
@@ -39,6 +40,37 @@ export function countFor(view: QueueView, counts: TicketCounts | undefined): num
 }
 
 export const SORTS = ["-updated", "updated", "-created", "created", "-priority", "priority"] as const;
+export const PAGE_SIZE = 50;
+const FILTERS = ["status", "priority", "team", "category", "q"] as const;
+export type QueueFilters = Record<(typeof FILTERS)[number], string>;
+
+/** What a queue URL (?view=&sort=&status=...) asks of GET /tickets, and its cache key. */
+export function queueRequest(params: Pick<URLSearchParams, "get">) {
+  const view = parseView(params.get("view"));
+  const requested = params.get("sort") ?? "";
+  const sort = ((SORTS as readonly string[]).includes(requested) ? requested : "-updated") as NonNullable<
+    TicketQuery["sort"]
+  >;
+  const filters = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) ?? ""])) as QueueFilters;
+  const query: TicketQuery = { ...viewQuery(view), sort, limit: PAGE_SIZE };
+  if (filters.status) query.status = [filters.status as TicketStatus];
+  if (filters.priority) query.priority = [filters.priority as NonNullable<TicketQuery["priority"]>[number]];
+  if (filters.team) query.team = filters.team;
+  if (filters.category) query.category = Number(filters.category);
+  if (filters.q) query.q = filters.q;
+  return { view, sort, filters, query, key: `queue:${JSON.stringify(query)}` };
+}
+
+/** Opened straight at /tickets: ask for the rows while the session check is still running. */
+export function prefetchQueue(pathname: string, search: string): void {
+  if (pathname !== "/tickets") return;
+  const { key, query } = queueRequest(new URLSearchParams(search));
+  prefetch(key, () => loadQueuePage(query));
+}
+
+export function loadQueuePage(query: TicketQuery) {
+  return unwrap(api().GET("/api/v1/tickets", { params: { query } }));
+}
 
 const ORDER_KEY = "sd.queue.order";
 

@@ -44,7 +44,14 @@ export function apiUrl(path: string): string {
   return /^https?:/.test(path) ? path : `${apiBase}${path.startsWith("/") ? "" : "/"}${path}`;
 }
 
+declare global {
+  interface Window {
+    __API_BASE__?: string;
+  }
+}
+
 export function api() {
+  if (!client && typeof window !== "undefined" && window.__API_BASE__) configureApi(window.__API_BASE__);
   if (!client) throw new Error("the API client is not configured");
   return client;
 }

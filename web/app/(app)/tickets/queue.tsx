@@ -13,14 +13,13 @@ import type { TicketPriority, TicketStatus, TicketSummary } from "@/lib/api/type
 import { useAuth } from "@/lib/auth";
 import { useAgents, useCategories, useTeams } from "@/lib/directory";
 import { useI18n, type MessageKey } from "@/lib/i18n";
-import { countFor, parseView, rememberQueueOrder, SORTS, viewQuery, VIEWS, type QueueView, type TicketQuery } from "@/lib/queue";
+import { countFor, loadQueuePage, queueRequest, rememberQueueOrder, SORTS, VIEWS, type QueueView } from "@/lib/queue";
 import { useQuery } from "@/lib/query";
 import { useShortcuts } from "@/lib/shortcuts";
 
 const STATUSES: TicketStatus[] = ["new", "open", "pending", "resolved", "closed"];
 const PRIORITIES: TicketPriority[] = ["urgent", "high", "normal", "low"];
 const FILTER_KEYS = ["status", "priority", "team", "category", "q"] as const;
-const PAGE_SIZE = 50;
 
 export function Queue() {
   const { t, locale, formatRelative, formatDateTime } = useI18n();
@@ -29,41 +28,22 @@ export function Queue() {
   const router = useRouter();
   const pathname = usePathname();
   const params = useSearchParams();
-  const teams = useTeams();
-  const categories = useCategories();
-  const agents = useAgents();
 
-  const view = parseView(params.get("view"));
-  const sort = (SORTS as readonly string[]).includes(params.get("sort") ?? "") ? params.get("sort")! : "-updated";
-  const filters = Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) ?? ""])) as Record<
-    (typeof FILTER_KEYS)[number],
-    string
-  >;
+  const { view, sort, filters, query, key: queryKey } = queueRequest(params);
   const filtered = FILTER_KEYS.some((k) => filters[k]);
 
-  const query = useMemo<TicketQuery>(() => {
-    const base = viewQuery(view);
-    const q: TicketQuery = { ...base, sort: sort as TicketQuery["sort"], limit: PAGE_SIZE };
-    if (filters.status) q.status = [filters.status as TicketStatus];
-    if (filters.priority) q.priority = [filters.priority as TicketPriority];
-    if (filters.team) q.team = filters.team;
-    if (filters.category) q.category = Number(filters.category);
-    if (filters.q) q.q = filters.q;
-    return q;
-  }, [view, sort, filters.status, filters.priority, filters.team, filters.category, filters.q]);
-  const queryKey = JSON.stringify(query);
-
-  const [extra, setExtra] = useState<TicketSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  const list = useQuery(queryKey, () => loadQueuePage(query));
+  // Counts and the filters' reference lists wait for the rows: the list is what the agent came for.
+  const ready = list.data !== undefined;
+  const teams = useTeams(ready);
+  const categories = useCategories(ready);
+  const agents = useAgents(ready);
+  const counts = useQuery(ready ? "counts" : null, () => unwrap(api().GET("/api/v1/tickets/counts")));
+  const [more, setMore] = useState<{ key: string; items: TicketSummary[]; cursor: string | null } | null>(null);
+  const extra = useMemo(() => (more?.key === queryKey ? more.items : []), [more, queryKey]);
+  const cursor = more?.key === queryKey ? more.cursor : (list.data?.next_cursor ?? null);
   const [loadingMore, setLoadingMore] = useState(false);
-  const list = useQuery(queryKey, async () => {
-    const page = await unwrap(api().GET("/api/v1/tickets", { params: { query } }));
-    setExtra([]);
-    setCursor(page.next_cursor);
-    return page.items;
-  });
-  const counts = useQuery("counts", () => unwrap(api().GET("/api/v1/tickets/counts")));
-  const tickets = useMemo(() => [...(list.data ?? []), ...extra], [list.data, extra]);
+  const tickets = useMemo(() => [...(list.data?.items ?? []), ...extra], [list.data, extra]);
 
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [focus, setFocus] = useState(0);
@@ -94,9 +74,8 @@ export function Queue() {
     if (!cursor) return;
     setLoadingMore(true);
     try {
-      const page = await unwrap(api().GET("/api/v1/tickets", { params: { query: { ...query, cursor } } }));
-      setExtra((l) => [...l, ...page.items]);
-      setCursor(page.next_cursor);
+      const page = await loadQueuePage({ ...query, cursor });
+      setMore({ key: queryKey, items: [...extra, ...page.items], cursor: page.next_cursor });
     } catch (cause) {
       toast(cause instanceof Error ? cause.message : t("error.title"), "error");
     } finally {

@@ -13,10 +13,10 @@ export function JobRunDetail({ runId }: { runId: number }) {
   const run = useQuery(`run-${runId}`, () =>
     unwrap(api().GET("/api/v1/admin/job-runs/{run_id}", { params: { path: { run_id: runId } } })),
   );
-  const running = run.data?.status === "running";
+  // Queued until the scheduler picks it up, then running: follow it until it finishes.
+  const running = run.data?.status === "running" || run.data?.status === "queued";
   const refetch = run.refetch;
   useEffect(() => {
-    // A run started with "run now" finishes in seconds; follow it until it does.
     if (!running) return;
     const id = setInterval(() => void refetch(), 1500);
     return () => clearInterval(id);
