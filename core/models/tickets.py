@@ -65,6 +65,17 @@ class Ticket(Base):
             "ix_tickets_assignee_status_updated", "assignee_id", "status", text("updated_at DESC")
         ),
         Index("ix_tickets_requester_updated", "requester_id", text("updated_at DESC")),
+        # Keyset pages of the whole desk (and of searches) in either sort, and a team's queue
+        # newest first: the list reads index order and stops at the page size.
+        Index("ix_tickets_updated_id", text("updated_at DESC"), text("id DESC")),
+        Index("ix_tickets_created_id", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_tickets_team_status_created",
+            "team_id",
+            "status",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
         # SLA scans touch only tickets that are due and not satisfied or paused.
         Index(
             "ix_tickets_first_response_due",

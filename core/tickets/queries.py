@@ -243,8 +243,9 @@ async def _decorate(
     user_ids = {t.requester_id for t in tickets} | {t.assignee_id for t in tickets if t.assignee_id}
     users = await repo.users_by_id(session, user_ids)
     teams = await repo.teams_by_id(session, {t.team_id for t in tickets if t.team_id})
-    comments = await repo.comment_counts(session, ids, include_internal=include_internal)
-    attachments = await repo.attachment_counts(session, ids, include_internal=include_internal)
+    counts = await repo.thread_counts(session, ids, include_internal=include_internal)
+    comments = {ticket_id: c for ticket_id, (c, _) in counts.items()}
+    attachments = {ticket_id: a for ticket_id, (_, a) in counts.items()}
     return users, teams, comments, attachments
 
 

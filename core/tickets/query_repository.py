@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     or_,
@@ -18,7 +20,7 @@ from sqlalchemy import (
     tuple_,
     union,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -137,16 +139,29 @@ async def teams_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Team]:
     return {t.id: t for t in rows}
 
 
-async def comment_counts(
+async def thread_counts(
     session: AsyncSession, ticket_ids: list[int], *, include_internal: bool
-) -> dict[int, int]:
+) -> dict[int, tuple[int, int]]:
+    """(comments, attachments) per ticket that its reader may see, in one round trip."""
     if not ticket_ids:
         return {}
-    statement = select(Comment.ticket_id, func.count()).where(Comment.ticket_id.in_(ticket_ids))
+    ids = func.unnest(literal(ticket_ids, ARRAY(BigInteger))).table_valued("id").render_derived()
+    comments = select(func.count()).where(Comment.ticket_id == ids.c.id)
+    files = select(func.count()).where(
+        Attachment.ticket_id == ids.c.id, Attachment.status == AttachmentStatus.stored.value
+    )
     if not include_internal:
-        statement = statement.where(Comment.visibility == Visibility.public.value)
-    rows = await session.execute(statement.group_by(Comment.ticket_id))
-    return {ticket_id: count for ticket_id, count in rows}
+        comments = comments.where(Comment.visibility == Visibility.public.value)
+        files = files.where(
+            ~exists().where(
+                Comment.id == Attachment.comment_id,
+                Comment.visibility != Visibility.public.value,
+            )
+        )
+    rows = await session.execute(
+        select(ids.c.id, comments.scalar_subquery(), files.scalar_subquery())
+    )
+    return {ticket_id: (c, a) for ticket_id, c, a in rows}
 
 
 def _visible_attachments(include_internal: bool) -> Any:
@@ -156,17 +171,6 @@ def _visible_attachments(include_internal: bool) -> Any:
             or_(Attachment.comment_id.is_(None), Comment.visibility == Visibility.public.value)
         )
     return statement
-
-
-async def attachment_counts(
-    session: AsyncSession, ticket_ids: list[int], *, include_internal: bool
-) -> dict[int, int]:
-    if not ticket_ids:
-        return {}
-    inner = _visible_attachments(include_internal).where(Attachment.ticket_id.in_(ticket_ids))
-    sub = inner.subquery()
-    rows = await session.execute(select(sub.c.ticket_id, func.count()).group_by(sub.c.ticket_id))
-    return {ticket_id: count for ticket_id, count in rows}
 
 
 async def ticket_attachments(
