@@ -32,6 +32,9 @@ class Leadership:
         self.dsn = libpq_dsn(database_url)
         self.name = name
         self.is_leader = False
+        # Why the last check could not reach PostgreSQL (None when it could): a tick that fires
+        # meanwhile is recorded as a failed run once the database is back (scheduler/runner.py).
+        self.unreachable: str | None = None
         self._conn: psycopg.AsyncConnection | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
@@ -43,9 +46,11 @@ class Leadership:
                 return True
             try:
                 await asyncio.wait_for(self._ensure(), timeout=CHECK_TIMEOUT)
+                self.unreachable = None
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 if self.is_leader:
                     logger.error("lost the scheduler leader lock: %s", exc)
+                self.unreachable = f"{type(exc).__name__}: {exc}".strip()[:500]
                 self.is_leader = False
                 await self._drop_connection()
             return self.is_leader

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds a stopping scheduler lets running jobs finish (the supervisor waits 10 s).
 SHUTDOWN_GRACE = 8.0
+# Missed ticks remembered during a database outage (a 30 s scan missed for a day is 2,880).
+MAX_MISSED_TICKS = 1000
 
 # The tick a job function was fired for (APScheduler 3 does not pass it to the function).
 SCHEDULED_FOR: ContextVar[datetime | None] = ContextVar("scheduled_for", default=None)
@@ -57,6 +59,9 @@ class SchedulerRunner:
         self.busy: set[str] = set()  # jobs running in this process
         self.tasks: set[asyncio.Task[None]] = set()  # tick loop, sender, "run now" runs
         self.job_tasks: set[asyncio.Task[object]] = set()  # scheduled runs in progress
+        # Ticks that fired while PostgreSQL was unreachable: recorded as failed runs once it is
+        # back, so an outage shows in the run history instead of leaving a silent gap.
+        self.missed: dict[tuple[str, datetime], str] = {}
         self.scheduler = AsyncIOScheduler(
             timezone=settings.scheduler_timezone,
             executors={"default": TickStampingExecutor()},
@@ -86,14 +91,28 @@ class SchedulerRunner:
 
     async def on_tick(self, job_id: str) -> None:
         scheduled_for = SCHEDULED_FOR.get()
-        if scheduled_for is None or not await self.become_or_stay_leader():
+        if scheduled_for is None:
             return
+        if not await self.become_or_stay_leader():
+            reason = self.leadership.unreachable
+            if reason is not None and len(self.missed) < MAX_MISSED_TICKS:
+                self.missed.setdefault((job_id, scheduled_for), reason)
+            return
+        await self.record_missed_ticks()
         # APScheduler owns this task; remember it so a shutdown can let it finish.
         task = asyncio.current_task()
         if task is not None:
             self.job_tasks.add(task)
             task.add_done_callback(self.job_tasks.discard)
         await self.run_job(job_id, scheduled_for=scheduled_for)
+
+    async def record_missed_ticks(self) -> None:
+        for (job_id, scheduled_for), reason in list(self.missed.items()):
+            if job_id in self.specs:
+                await runner.record_missed_tick(
+                    self.specs[job_id], scheduled_for=scheduled_for, reason=reason
+                )
+            del self.missed[(job_id, scheduled_for)]
 
     async def become_or_stay_leader(self) -> bool:
         was_leader = self.leadership.is_leader

@@ -144,6 +144,29 @@ async def execute(
     return await _finish(run_id, started_at, clock, status, context, error)
 
 
+async def record_missed_tick(spec: JobSpec, *, scheduled_for: datetime, reason: str) -> bool:
+    """A scheduled tick that could not run because the database was unreachable, recorded as a
+    failed run once it is reachable again. Claimed like a tick, so several replicas that all
+    missed it record it once; False when the tick already has a run."""
+    async with db.session_scope() as session:
+        run = await repository.claim_tick(
+            session, job_id=spec.id, scheduled_for=scheduled_for, host=runner_name()
+        )
+        if run is None:
+            return False
+        await repository.finish(
+            session,
+            run.id,
+            status=JobRunStatus.failed.value,
+            finished_at=datetime.now(UTC),
+            duration_ms=0,
+            error=(
+                "database unavailable at the scheduled time: this tick did not run\n\n" + reason
+            )[:MAX_ERROR_CHARS],
+        )
+    return True
+
+
 async def _finish(
     run_id: int,
     started_at: datetime,
