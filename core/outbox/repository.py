@@ -40,12 +40,9 @@ async def insert_email(session: AsyncSession, values: dict[str, Any]) -> Outboun
         insert(OutboundEmail)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
-        .returning(OutboundEmail.id)
+        .returning(OutboundEmail)
     )
-    new_id = await session.scalar(statement)
-    if new_id is None:
-        return None
-    return await session.get(OutboundEmail, new_id)
+    return await session.scalar(statement, execution_options={"populate_existing": True})
 
 
 async def sent_counts_for_ticket(
