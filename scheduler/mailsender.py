@@ -10,7 +10,7 @@ adds throughput.
 Exactly once per (event, recipient). The outbox row is unique per (event_key, recipient), so a
 mail is enqueued once; the hard part is the window between the relay's 250 and our database
 update. A row moves queued -> sending (with a lease, `locked_until`) -> sent/queued/failed, and
-just before DATA the sender records the hand-over (`sent_at`), fenced by its lease:
+before DATA the sender records the hand-over (`sent_at`), fenced by its lease:
 
 * a sender that dies before the hand-over mark never started DATA: when the lease runs out the row
   is simply claimed again and sent (no duplicate is possible; an unfinished SMTP transaction is
@@ -18,15 +18,19 @@ just before DATA the sender records the hand-over (`sent_at`), fenced by its lea
 * a sender that dies after the mark may or may not have had the message accepted. We prefer not
   to send it again: the row is settled as `sent` with a note ("unconfirmed: ...") in `last_error`
   that names the Message-ID to look for in the relay's log, and an admin can retry it from the
-  outbound log. The window is one DATA exchange per connection (milliseconds), so this trades a
-  possible duplicate in a rare crash for a possible loss in a rarer one, visibly recorded;
+  outbound log. The window is one SMTP transaction per connection (milliseconds), so this trades a
+  possible duplicate in a rare crash for a possible loss in a rarer one, visibly recorded
+  (tests/outbound/test_sender.py SIGKILLs a sender while the relay holds a mail's 250);
 * a connection dropped during DATA is treated like any MTA treats it: a temporary failure, retried
   (RFC 5321 4.1.1.4 leaves the outcome unknown; a duplicate is possible and carries the same
   Message-ID, which mail clients fold together).
 
-The hand-over mark's commit does not wait for the WAL flush (synchronous_commit off for that one
-transaction): it must survive the sender's crash, not the database's. Successes are recorded in
-one statement per batch; refusals and outages at once.
+Cost. The mark is written while MAIL FROM and RCPT TO are exchanged and awaited before DATA, so
+its round trip hides behind theirs; the marks of all lanes are group-committed (one statement
+marks every lane's next mail), each mail's success rides along with the next mark, and that
+connection runs with synchronous_commit off: a mark must survive the sender's crash, not the
+database's (and WAL order means a success never survives without its mark). bench/outbound
+measures the whole against a bare aiosmtplib loop.
 
 Retries: 4xx answers and unreachable relays are retried with exponential backoff (1 min, 2, 4 ...
 capped at 30 min, +-20 % jitter) up to SenderOptions.max_attempts; 5xx answers fail at once with
