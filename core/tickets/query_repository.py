@@ -51,11 +51,21 @@ SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
 
 
 def breached_clause(now: datetime) -> ColumnElement[bool]:
+    # Every branch is NULL-safe (IS NOT NULL first): at_risk negates this clause, and NOT NULL
+    # would drop a ticket without due times from both lists.
     return or_(
         Ticket.first_response_breached_at.is_not(None),
         Ticket.resolution_breached_at.is_not(None),
-        and_(Ticket.first_response_at.is_(None), Ticket.first_response_due_at < now),
-        and_(Ticket.resolved_at.is_(None), Ticket.resolution_due_at < now),
+        and_(
+            Ticket.first_response_at.is_(None),
+            Ticket.first_response_due_at.is_not(None),
+            Ticket.first_response_due_at < now,
+        ),
+        and_(
+            Ticket.resolved_at.is_(None),
+            Ticket.resolution_due_at.is_not(None),
+            Ticket.resolution_due_at < now,
+        ),
     )
 
 
