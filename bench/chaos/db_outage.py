@@ -196,7 +196,7 @@ async def run_outage(cfg: OutageConfig, *, keep: bool = False, log=print) -> Out
         database_url = await asyncio.to_thread(cluster.start)
         log(f"db_outage: dedicated PostgreSQL on port {cluster.port} ({cluster.root})")
         await asyncio.to_thread(harness.migrate, database_url)
-        await asyncio.to_thread(peers.create_users, database_url, work)
+        await peers.create_users(database_url)
         relay.start()
         api_port, smtp_port = harness.free_port(), harness.free_port()
         env = harness.base_env(

@@ -22,38 +22,38 @@ REQUESTER = "requester@chaos.ac.kr"
 OTHER_REQUESTER = "other@chaos.ac.kr"
 
 
-def create_users(database_url: str, workdir) -> None:  # type: ignore[no-untyped-def]
-    """The agent, admin and two requesters every API experiment signs in as."""
-    import subprocess
-    import sys
+PEOPLE = (
+    (ADMIN, "admin"),
+    (AGENT, "agent"),
+    (REQUESTER, "requester"),
+    (OTHER_REQUESTER, "requester"),
+)
 
-    env = harness.base_env(database_url, workdir)
-    for address, role in (
-        (ADMIN, "admin"),
-        (AGENT, "agent"),
-        (REQUESTER, "requester"),
-        (OTHER_REQUESTER, "requester"),
-    ):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "servicedesk",
-                "create-user",
-                "--email",
-                address,
-                "--name",
-                address.split("@")[0],
-                "--role",
-                role,
-                "--password",
-                PASSWORD,
-            ],
-            check=True,
-            env=env,
-            cwd=workdir,
-            capture_output=True,
-        )
+
+async def create_users(database_url: str) -> dict[str, int]:
+    """The admin, agent and two requesters every API experiment signs in as; their ids."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core import db
+    from core.models import Role
+    from core.users import passwords, service
+
+    engine = db.create_engine("chaos-setup", url=database_url)
+    ids: dict[str, int] = {}
+    # One argon2 hash (most of a second each) shared by everyone: they have the same password.
+    password_hash = await asyncio.to_thread(passwords.hash_password, PASSWORD)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            for address, role in PEOPLE:
+                user = await service.create_user(
+                    session, email=address, name=address.split("@")[0], role=Role(role)
+                )
+                user.password_hash = password_hash
+                ids[address] = user.id
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return ids
 
 
 async def login(base_url: str, address: str, password: str = PASSWORD) -> str:
