@@ -13,6 +13,9 @@ fi
 if [ -f "$(dirname "$0")/../../web/package.json" ]; then
   command -v npm >/dev/null || need+=(nodejs npm)
   [ -x /usr/bin/chromium ] || need+=(chromium)
+  # Mail bodies render in sandboxed frames that cannot load the portal's web font: the browser
+  # falls back to a system Korean font (every Korean desktop has one; a bare server needs this).
+  fc-list :lang=ko 2>/dev/null | grep -q . || need+=(fonts-nanum)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy.engine import make_url
 
-from tests.web.conftest import AGENT, HELP_ADDRESS, screenshot, sign_in
+from tests.web.conftest import AGENT, ARTIFACTS, HELP_ADDRESS, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -130,6 +130,7 @@ def test_mail_over_smtp_reaches_the_queue_and_renders_inert(new_page, system, tm
     )
     assert_inert(page)
     screenshot(page, "agent-mail-ticket")
+    page.get_by_test_id("comment").first.screenshot(path=str(ARTIFACTS / "agent-mail-comment.png"))
 
     # The attachment is listed and downloads intact.
     attachment = page.get_by_test_id("attachment").filter(has_text="계정목록.xlsx").first

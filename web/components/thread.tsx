@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { apiUrl } from "@/lib/api/client";
 import type { Attachment, Comment } from "@/lib/api/types";
 import { useI18n } from "@/lib/i18n";
-import { estimateHeight, frameDocument, inlineImages, splitQuoted } from "@/lib/mail-html";
+import { estimateHeight, frameDocument, inlineImages, referencedImages, splitQuoted } from "@/lib/mail-html";
 import { AttachmentList, withQuery } from "./attachments";
 import { EmptyState } from "./ui";
 
@@ -106,20 +106,21 @@ function PlainBody({ text, quoteStart }: { text: string; quoteStart: number | nu
   );
 }
 
-/** Fetches inline (cid:) images through the API with the session and hands them over as data:. */
-function useInlineImages(attachments: Attachment[]): Map<string, string> | null {
-  const inline = useMemo(() => attachments.filter((a) => a.content_id), [attachments]);
-  const [map, setMap] = useState<Map<string, string> | null>(inline.length ? null : new Map());
+/** Fetches the images a mail shows inline through the API (with the session), as data: URLs. */
+function useInlineImages(html: string, attachments: Attachment[]): Map<string, string> | null {
+  const wanted = useMemo(() => referencedImages(html, attachments), [html, attachments]);
+  const [map, setMap] = useState<Map<string, string> | null>(wanted.length ? null : new Map());
   useEffect(() => {
-    if (inline.length === 0) return;
+    if (wanted.length === 0) return;
     let cancelled = false;
     Promise.all(
-      inline.map(async (a) => {
+      wanted.map(async (a) => {
         try {
+          if (a.size > 5 * 1024 * 1024) return [];
           const response = await fetch(withQuery(apiUrl(a.download_url), "inline=1"), {
             credentials: "include",
           });
-          if (!response.ok || a.size > 5 * 1024 * 1024) return null;
+          if (!response.ok) return [];
           const blob = await response.blob();
           const data = await new Promise<string>((resolve, reject) => {
             const reader = new FileReader();
@@ -127,18 +128,20 @@ function useInlineImages(attachments: Attachment[]): Map<string, string> | null 
             reader.onerror = () => reject(reader.error);
             reader.readAsDataURL(blob);
           });
-          return [String(a.content_id).replace(/^<|>$/g, ""), data] as const;
+          const keys = [a.download_url.split("?")[0]];
+          if (a.content_id) keys.push(`cid:${a.content_id.replace(/^<|>$/g, "")}`);
+          return keys.map((k) => [k, data] as const);
         } catch {
-          return null;
+          return [];
         }
       }),
     ).then((pairs) => {
-      if (!cancelled) setMap(new Map(pairs.filter((p): p is readonly [string, string] => p !== null)));
+      if (!cancelled) setMap(new Map(pairs.flat()));
     });
     return () => {
       cancelled = true;
     };
-  }, [inline]);
+  }, [wanted]);
   return map;
 }
 
@@ -146,7 +149,7 @@ function MailBody({ comment }: { comment: Comment }) {
   const { t } = useI18n();
   const [showQuoted, setShowQuoted] = useState(false);
   const [mounted, setMounted] = useState(false);
-  const images = useInlineImages(comment.attachments ?? []);
+  const images = useInlineImages(comment.body_html ?? "", comment.attachments ?? []);
   useEffect(() => setMounted(true), []);
 
   const parts = useMemo(() => {
@@ -161,8 +164,6 @@ function MailBody({ comment }: { comment: Comment }) {
     return <div className="h-16 animate-pulse rounded bg-slate-100" />;
   }
   const html = inlineImages(showQuoted || !parts.hadQuote ? parts.full : parts.fresh, images);
-  const visibleText =
-    showQuoted || comment.quote_start === null ? comment.body_text : comment.body_text.slice(0, comment.quote_start);
   return (
     <div>
       <iframe
@@ -173,7 +174,7 @@ function MailBody({ comment }: { comment: Comment }) {
         loading="lazy"
         data-testid="mail-frame"
         className="w-full resize-y rounded border-0 bg-white"
-        style={{ height: estimateHeight(html, visibleText) }}
+        style={{ height: estimateHeight(html) }}
       />
       {parts.hadQuote && <QuoteToggle open={showQuoted} onToggle={() => setShowQuoted(!showQuoted)} />}
     </div>

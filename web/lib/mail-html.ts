@@ -22,7 +22,7 @@ export const FRAME_CSP =
 
 export function frameDocument(bodyHtml: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}"><style>
-html,body{margin:0;padding:0;font:14px/1.6 "Pretendard Variable",Pretendard,system-ui,-apple-system,"Apple SD Gothic Neo","Malgun Gothic",sans-serif;color:#0f172a;word-break:keep-all;overflow-wrap:anywhere}
+html,body{margin:0;padding:0;font:14px/1.6 "Pretendard Variable",Pretendard,system-ui,-apple-system,"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR","NanumGothic",sans-serif;color:#0f172a;word-break:keep-all;overflow-wrap:anywhere}
 img{max-width:100%;height:auto}table{max-width:100%}blockquote{margin:0 0 0 .5em;padding-left:.75em;border-left:3px solid #cbd5e1;color:#475569}
 a{color:#2459c2}pre{white-space:pre-wrap}
 </style></head><body>${bodyHtml}</body></html>`;
@@ -46,23 +46,52 @@ export function splitQuoted(html: string): { fresh: string; hadQuote: boolean } 
   return { fresh: doc.body.innerHTML, hadQuote };
 }
 
-/** Replaces `cid:` image references with the data: URLs of the matching inline attachments. */
-export function inlineImages(html: string, byContentId: Map<string, string>): string {
-  if (byContentId.size === 0 || typeof DOMParser === "undefined") return html;
+/**
+ * Points inline images at data: URLs. `images` maps what a mail's <img src> may say to the image:
+ * `cid:<content-id>` as sent, or the attachment's API path when the API already rewrote it. The
+ * frame cannot fetch anything itself (opaque origin, no cookies, CSP img-src data:).
+ */
+export function inlineImages(html: string, images: Map<string, string>): string {
+  if (images.size === 0 || typeof DOMParser === "undefined") return html;
   const doc = new DOMParser().parseFromString(html, "text/html");
   for (const img of Array.from(doc.querySelectorAll("img[src]"))) {
-    const src = img.getAttribute("src") ?? "";
-    const cid = src.toLowerCase().startsWith("cid:") ? src.slice(4).replace(/^<|>$/g, "") : null;
-    const data = cid ? byContentId.get(cid) : undefined;
+    const src = (img.getAttribute("src") ?? "").trim();
+    const key = src.toLowerCase().startsWith("cid:")
+      ? `cid:${src.slice(4).replace(/^<|>$/g, "")}`
+      : src.replace(/^https?:\/\/[^/]+/, "").split("?")[0];
+    const data = images.get(key);
     if (data) img.setAttribute("src", data);
   }
   return doc.body.innerHTML;
 }
 
-/** A height for the frame, since a sandboxed frame cannot be measured from outside. */
-export function estimateHeight(html: string, text: string): number {
-  const lines = Math.max(text.split("\n").length, Math.ceil(text.length / 90));
-  const images = (html.match(/<img/gi) ?? []).length;
-  const tables = (html.match(/<tr/gi) ?? []).length;
-  return Math.min(900, Math.max(64, lines * 23 + images * 160 + tables * 8 + 24));
+/** The attachments a mail's HTML shows as images (by Content-ID or by the API's own path). */
+export function referencedImages<T extends { content_id: string | null; download_url: string; content_type: string }>(
+  html: string,
+  attachments: T[],
+): T[] {
+  return attachments.filter(
+    (a) =>
+      a.content_type.startsWith("image/") &&
+      ((a.content_id && html.includes(a.content_id.replace(/^<|>$/g, ""))) || html.includes(a.download_url)),
+  );
+}
+
+/**
+ * A height for the frame, since a sandboxed frame cannot be measured from outside (no script runs
+ * in it, and its origin is opaque): lines of text at ~80 characters, one per block, plus images.
+ * The frame can be resized by hand when the guess is short.
+ */
+export function estimateHeight(html: string): number {
+  if (typeof DOMParser === "undefined") return 200;
+  const body = new DOMParser().parseFromString(html, "text/html").body;
+  const text = (body.textContent ?? "").replace(/\s+/g, " ").trim();
+  const blocks = body.querySelectorAll("p,div,br,li,tr,h1,h2,h3,h4,h5,h6,pre,blockquote").length;
+  let images = 0;
+  for (const img of Array.from(body.querySelectorAll("img"))) {
+    const declared = Number(img.getAttribute("height"));
+    images += declared > 0 ? Math.min(declared, 400) : 120;
+  }
+  const lines = Math.ceil(text.length / 80) + Math.ceil(blocks * 0.7);
+  return Math.min(900, Math.max(48, lines * 22 + images + 16));
 }
