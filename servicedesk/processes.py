@@ -34,12 +34,17 @@ def _servicedesk(*args: str) -> list[str]:
 
 
 def _web_available() -> bool:
-    return (PROJECT_DIR / "web" / "package.json").exists()
+    """The portal runs when it has been built (`make install` runs `npm ci` and `next build`)."""
+    return (PROJECT_DIR / "web" / ".next" / "BUILD_ID").exists()
 
 
 def _web_argv(settings: Settings) -> list[str]:
     next_bin = PROJECT_DIR / "web" / "node_modules" / ".bin" / "next"
-    return [str(next_bin), "start", "-p", str(settings.web_port), "-H", "0.0.0.0"]  # noqa: S104
+    # The portal reads the API's browser-facing address at request time (web/lib/runtime-config.ts);
+    # hand it the one Settings has (from the environment or .env), which the web process can't read.
+    api = f"NEXT_PUBLIC_API_BASE_URL={settings.next_public_api_base_url}"
+    serve = [str(next_bin), "start", "-p", str(settings.web_port), "-H", "0.0.0.0"]  # noqa: S104
+    return ["env", api, *serve]
 
 
 PROCESSES: dict[str, ProcessSpec] = {
@@ -47,6 +52,7 @@ PROCESSES: dict[str, ProcessSpec] = {
     "mailgateway": ProcessSpec("mailgateway", lambda s: _servicedesk("mailgateway")),
     "mailworker": ProcessSpec("mailworker", lambda s: _servicedesk("mailworker"), default=False),
     "scheduler": ProcessSpec("scheduler", lambda s: _servicedesk("scheduler")),
+    "web": ProcessSpec("web", _web_argv, available=_web_available),
     # The scheduler runs the sender loop itself; this is extra sending capacity, named explicitly.
     "mailsender": ProcessSpec("mailsender", lambda s: _servicedesk("mailsender"), default=False),
 }

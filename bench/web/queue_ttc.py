@@ -228,7 +228,7 @@ def main() -> None:
         "APP_BASE_URL": web_url,
         "API_PUBLIC_URL": api_url,
         "CORS_ORIGINS": web_url,
-        "API_BASE_URL": api_url,
+        "NEXT_PUBLIC_API_BASE_URL": api_url,
         "LOG_LEVEL": "WARNING",
         "NEXT_TELEMETRY_DISABLED": "1",
     }

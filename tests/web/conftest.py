@@ -224,7 +224,7 @@ def system(
         "LOG_LEVEL": "INFO",
         "SCHEDULER_TICK_SECONDS": "1",
         # What the portal reads at request time (one build serves any port).
-        "API_BASE_URL": api_url,
+        "NEXT_PUBLIC_API_BASE_URL": api_url,
         "NEXT_TELEMETRY_DISABLED": "1",
     }
     seeded = subprocess.run(
