@@ -139,11 +139,13 @@ class GatewayHandler:
             peer = session.peer
             inbound_id = await self.store(
                 ReceivedMail(
-                    mail_from=envelope.mail_from or "",
+                    # NUL cannot go into PostgreSQL text: one in MAIL FROM or EHLO failed the
+                    # whole group commit (451 for every mail in the batch, for ever for this one).
+                    mail_from=(envelope.mail_from or "").replace("\x00", ""),
                     rcpt_to=list(envelope.rcpt_tos),
                     raw=bytes(raw),
                     peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or ""),
-                    helo=session.host_name,
+                    helo=session.host_name and session.host_name.replace("\x00", ""),
                 )
             )
         except Exception as exc:
