@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     mail_reopen_window_days: int = 14
     mail_sender_rate_limit: int = 60
     mail_max_recipients: int = 50
-    mail_inflight_bytes: int = 256 * 1024 * 1024
+    mail_inflight_bytes: int = 64 * 1024 * 1024
 
     # --- MIS user sync -------------------------------------------------------------------
     mis_database_url: str = ""

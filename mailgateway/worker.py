@@ -19,6 +19,18 @@ logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 8
 IDLE_SLEEP_SECONDS = 0.2
+# Parsing a mail takes several times its size in memory (the stdlib parser's lines, decoded
+# parts, the copy being stored). Mails above this size are processed one at a time per process,
+# so ten 25 MB mails arriving together do not all sit in memory at once; small mail flows freely.
+LARGE_MAIL_BYTES = 1024 * 1024
+_large_mail: asyncio.Semaphore | None = None
+
+
+def _large_mail_gate() -> asyncio.Semaphore:
+    global _large_mail
+    if _large_mail is None:
+        _large_mail = asyncio.Semaphore(1)
+    return _large_mail
 
 
 async def process_one(settings: Settings, message_id: int, attempt: int) -> str | None:
@@ -48,8 +60,12 @@ async def run_once(settings: Settings, *, limit: int = CLAIM_BATCH) -> int:
     """Claim and process one batch; returns how many messages were claimed."""
     async with db.session_scope() as session:
         claimed = await service.claim_batch(session, settings=settings, limit=limit)
-    for message_id, attempt in claimed:
-        await process_one(settings, message_id, attempt)
+    for claim in claimed:
+        if claim.raw_size > LARGE_MAIL_BYTES:
+            async with _large_mail_gate():
+                await process_one(settings, claim.id, claim.attempt)
+        else:
+            await process_one(settings, claim.id, claim.attempt)
     return len(claimed)
 
 

@@ -112,11 +112,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 class Database:
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, suffix: str = "main") -> None:
         from core.config import normalise_database_url
 
         self.server = normalise_database_url(server_url)
-        self.name = f"sd_bench_ingest_{os.getpid()}"
+        self.name = f"sd_bench_ingest_{os.getpid()}_{suffix}"
         self.url = make_url(self.server).set(database=self.name).render_as_string(False)
 
     def __enter__(self) -> Database:
@@ -152,7 +152,7 @@ class Database:
 
 
 def gateway_process(
-    db: Database, port: int, uploads: Path, workers: int, log: Path
+    db: Database, port: int, uploads: Path, workers: int, log: Path, *, processing: bool = True
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -167,7 +167,8 @@ def gateway_process(
         "APP_ENV": "dev",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "servicedesk", "mailgateway"],
+        [sys.executable, "-m", "servicedesk", "mailgateway"]
+        + ([] if processing else ["--no-workers"]),
         env=env,
         cwd=PROJECT_DIR,
         stdout=subprocess.DEVNULL,
@@ -204,9 +205,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="paced run: duration")
     parser.add_argument("--large", type=int, default=10, help="large mails sent at once")
     parser.add_argument("--large-mb", type=float, default=25.0)
+    parser.add_argument(
+        "--only", choices=["throughput", "large"], help="run only these phases (default: all)"
+    )
     args = parser.parse_args()
     server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only in (None, "throughput"):
+            throughput(args, server, Path(tmp))
+        if args.only in (None, "large"):
+            large_mails(args, server, Path(tmp))
 
+
+def throughput(args: argparse.Namespace, server: str, tmp: Path) -> None:
     load = make_load(
         args.n,
         attachment_ratio=args.attachment_ratio,
@@ -218,8 +229,9 @@ def main() -> None:
         f"load: {args.n} mails ({with_attachment} with a {args.attachment_kb} KB attachment), "
         f"{args.connections} connections, avg {sum(map(len, load)) / len(load) / 1024:.1f} KB"
     )
+    uploads, log = tmp / "uploads", tmp / "gateway.log"
 
-    # 1. bare handler
+    # 1. the bare handler
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "bench.ingest.bare", str(port)], cwd=PROJECT_DIR)
     try:
@@ -232,31 +244,44 @@ def main() -> None:
         f"{bare_result.finished - bare_result.started:.1f}s = {bare_result.rate:.0f} msgs/s"
     )
 
-    with Database(server) as db, tempfile.TemporaryDirectory() as tmp:
-        uploads = Path(tmp) / "uploads"
-        log = Path(tmp) / "gateway.log"
+    # 1b. the listener alone (--no-workers): what storing with group commit costs by itself
+    with Database(server, suffix="listener") as db:
+        port = free_port()
+        listener = gateway_process(db, port, uploads, args.workers, log, processing=False)
+        try:
+            alone = asyncio.run(send_all("127.0.0.1", port, load, connections=args.connections))
+        finally:
+            stop(listener)
+        print(
+            f"LISTENER accepted {len(alone.sent_at)} in {alone.finished - alone.started:.1f}s"
+            f" = {alone.rate:.0f} msgs/s with no processing running;"
+            f" ratio to bare {alone.rate / bare_result.rate:.2f}; refused {len(alone.failures)}"
+        )
+
+    with Database(server) as db:
         port = free_port()
         gateway = gateway_process(db, port, uploads, args.workers, log)
         rss = PeakRss(gateway.pid)
         try:
-            # 2. the same load against the gateway (workers running in the same process)
+            # 2. the same load against the gateway with its pipeline workers running
             result = asyncio.run(send_all("127.0.0.1", port, load, connections=args.connections))
+            print(
+                f"GATEWAY  accepted {len(result.sent_at)} in "
+                f"{result.finished - result.started:.1f}s = {result.rate:.0f} msgs/s"
+                f" while processing; ratio to bare {result.rate / bare_result.rate:.2f};"
+                f" refused {len(result.failures)}",
+                flush=True,
+            )
             last = db.wait_until_done(len(result.sent_at), timeout=3600)
             processed_rate = len(result.sent_at) / (last - result.started)
             saturated = latencies(db, result.sent_at, result.ids)
             [(tickets,)] = db.query("SELECT count(*) FROM tickets")
             statuses = dict(db.query("SELECT status, count(*) FROM inbound_messages GROUP BY 1"))
             print(
-                f"GATEWAY  accepted {len(result.sent_at)} in "
-                f"{result.finished - result.started:.1f}s = {result.rate:.0f} msgs/s;"
-                f" ratio to bare {result.rate / bare_result.rate:.2f};"
-                f" refused {len(result.failures)}"
-            )
-            print(
                 f"         processed {statuses} ({tickets} tickets) at {processed_rate:.0f} msgs/s"
                 f" (first mail sent -> last verdict committed, {last - result.started:.1f}s);"
-                f" 250->ticket under this saturating load p50 {pct(saturated, 0.5):.2f}s"
-                f" p99 {pct(saturated, 0.99):.2f}s"
+                f" 250->ticket under this saturating load p50 {pct(saturated, 0.5):.1f}s"
+                f" p99 {pct(saturated, 0.99):.1f}s"
             )
             # 3. paced
             count = int(args.rate * args.seconds)
@@ -264,7 +289,7 @@ def main() -> None:
             paced = asyncio.run(
                 send_all("127.0.0.1", port, paced_load, connections=10, rate=args.rate)
             )
-            db.wait_until_done(len(result.sent_at) + len(paced.sent_at), timeout=600)
+            db.wait_until_done(len(result.sent_at) + len(paced.sent_at), timeout=1800)
             lat = latencies(db, paced.sent_at, paced.ids)
             print(
                 f"PACED    {len(paced.sent_at)} mails at {args.rate:.0f} msgs/s offered"
@@ -275,11 +300,15 @@ def main() -> None:
             print(f"MEMORY   peak RSS (VmHWM) over the small-mail runs: {rss.describe()}")
         finally:
             stop(gateway)
+    _show_errors(log)
 
-        # 4. ten large mails at once, fresh process
-        blob = os.urandom(int(args.large_mb * 1024 * 1024 * 3 / 4) - 4096)
-        big = [make_message(i, attachment=blob, run="L") for i in range(args.large)]
-        before = db.query("SELECT count(*) FROM inbound_messages")[0][0]
+
+def large_mails(args: argparse.Namespace, server: str, tmp: Path) -> None:
+    """Ten 25 MB mails at once against a fresh gateway: the memory bound."""
+    uploads, log = tmp / "uploads", tmp / "gateway-large.log"
+    blob = os.urandom(int(args.large_mb * 1024 * 1024 * 3 / 4) - 4096)
+    big = [make_message(i, attachment=blob, run="L") for i in range(args.large)]
+    with Database(server, suffix="large") as db:
         port = free_port()
         gateway = gateway_process(db, port, uploads, args.workers, log)
         rss = PeakRss(gateway.pid)
@@ -287,8 +316,7 @@ def main() -> None:
             rss.sample()
             large = asyncio.run(send_all("127.0.0.1", port, big, connections=args.large))
             accepted_s = large.finished - large.started
-            expected = int(before) + len(large.sent_at)  # type: ignore[call-overload]
-            last = db.wait_until_done(expected, timeout=1800)
+            last = db.wait_until_done(len(large.sent_at), timeout=1800)
             print(
                 f"LARGE    {len(large.sent_at)} x {len(big[0]) / 1e6:.1f} MB sent at once:"
                 f" accepted in {accepted_s:.1f}s,"
@@ -297,9 +325,13 @@ def main() -> None:
             )
         finally:
             stop(gateway)
-        errors = log.read_text(errors="replace")
-        if "Traceback" in errors or "ERROR" in errors:
-            print("gateway log (tail):\n" + errors[-3000:])
+    _show_errors(log)
+
+
+def _show_errors(log: Path) -> None:
+    errors = log.read_text(errors="replace") if log.exists() else ""
+    if "Traceback" in errors or "ERROR" in errors:
+        print("gateway log (tail):\n" + errors[-3000:])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,16 +50,22 @@ _CLAIM = text(
            locked_until = now() + make_interval(secs => :lease)
       FROM picked
      WHERE m.id = picked.id
-    RETURNING m.id, m.attempts
+    RETURNING m.id, m.attempts, m.raw_size
     """
 )
 
 
-async def claim(session: AsyncSession, *, limit: int, lease_seconds: int) -> list[tuple[int, int]]:
+class Claim(NamedTuple):
+    id: int
+    attempt: int
+    raw_size: int
+
+
+async def claim(session: AsyncSession, *, limit: int, lease_seconds: int) -> list[Claim]:
     """Claim up to `limit` due messages (received, or processing with an expired lease: a worker
-    died) for this worker: (id, attempt number). Several workers never claim the same row."""
+    died) for this worker. Several workers never claim the same row."""
     result = await session.execute(_CLAIM, {"limit": limit, "lease": lease_seconds})
-    return [(row[0], row[1]) for row in result]
+    return [Claim(row[0], row[1], row[2]) for row in result]
 
 
 async def lock_claimed(

@@ -72,7 +72,7 @@ async def claim_batch(
     session: AsyncSession, *, settings: Settings, limit: int
 ) -> list[tuple[int, int]]:
     """Quarantine messages whose workers kept dying, then claim up to `limit` due messages.
-    Returns (message id, attempt); the caller commits before processing them."""
+    The caller commits before processing them."""
     for row in await repository.stuck_over_attempts(
         session, max_attempts=settings.mail_max_attempts
     ):

@@ -46,13 +46,13 @@ def ingest(session: AsyncSession, inbound_settings: Settings) -> Ingest:
         [inbound_id] = await service.receive(
             session, [ReceivedMail(mail_from=mail_from, rcpt_to=rcpt_to or [HELP], raw=raw)]
         )
-        for message_id, attempt in await service.claim_batch(
+        for claim in await service.claim_batch(
             session, settings=settings or inbound_settings, limit=100
         ):
             await service.process_claimed(
                 session,
-                message_id=message_id,
-                attempt=attempt,
+                message_id=claim.id,
+                attempt=claim.attempt,
                 settings=settings or inbound_settings,
             )
         row = await repository.get(session, inbound_id)

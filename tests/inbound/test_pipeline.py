@@ -259,7 +259,7 @@ async def test_a_message_whose_worker_died_is_reclaimed_and_finally_quarantined(
     # A worker claims both and dies before finishing: the rows stay "processing".
     async with db.session_scope() as session:
         claimed = await service.claim_batch(session, settings=inbound_settings, limit=10)
-    assert sorted(claimed) == [(first, 1), (second, 1)]
+    assert sorted((c.id, c.attempt) for c in claimed) == [(first, 1), (second, 1)]
     assert await drain(inbound_settings) == 0  # leases still valid: nobody else takes them
     async with db.session_scope() as session:
         await session.execute(
@@ -291,3 +291,23 @@ async def test_concurrent_workers_process_each_message_exactly_once(
     async with AsyncSession(committed_db) as session:
         assert await session.scalar(select(func.count()).select_from(Ticket)) == 31
         assert await session.scalar(select(func.count()).select_from(Comment)) == 31
+
+
+async def test_an_attachment_over_the_per_file_limit_is_noted_not_fatal(
+    session: AsyncSession, ingest: Ingest, inbound_settings: Settings
+) -> None:
+    settings = inbound_settings.model_copy(update={"attachment_max_bytes": 1000})
+    mail = make_mail(message_id="<big@univ.ac.kr>")
+    mail.add_attachment(b"x" * 5000, maintype="application", subtype="zip", filename="big.zip")
+    mail.add_attachment(b"y" * 500, maintype="text", subtype="plain", filename="small.txt")
+    row = await ingest(mail, settings=settings)
+    assert row.status == "processed"
+    names = list(
+        await session.scalars(
+            select(Attachment.filename).where(Attachment.ticket_id == row.ticket_id)
+        )
+    )
+    assert names == ["small.txt"]
+    [_, note] = await _comments(session, row.ticket_id)
+    assert note.source == "system" and note.visibility == "internal"
+    assert "big.zip" in note.body_text and f"#{row.id}" in note.body_text
