@@ -314,7 +314,12 @@ class PageProblems:
 
 # Before sign-in the portal asks the API who is signed in; the API's 401 shows in Chrome's console
 # as a failed resource load. That one answer is expected; nothing else is.
-EXPECTED_BEFORE_SIGN_IN = r"status of 401 .* /api/v1/auth/me$"
+EXPECTED_BEFORE_SIGN_IN = r"status of 401 \(Unauthorized\) \S+/api/v1/auth/me$"
+
+
+def failed_request(status: int, path_pattern: str) -> str:
+    """A console pattern for one expected failed API request (Chrome logs every 4xx)."""
+    return rf"status of {status} \(.*\) \S+/api/v1/{path_pattern}$"
 
 
 # A mail's HTML runs in a sandboxed srcdoc frame with a strict CSP: what the frame blocks (scripts,

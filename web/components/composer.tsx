@@ -25,7 +25,7 @@ export const Composer = forwardRef<
     onPosted: (comment: Comment) => void;
   }
 >(function Composer({ ticketId, allowInternal, canned, hint, onPosted }, ref) {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const toast = useToast();
   const [mode, setMode] = useState<ComposerMode>("public");
   const [body, setBody] = useState("");
@@ -104,7 +104,7 @@ export const Composer = forwardRef<
               {cannedOpen && (
                 <ul className="absolute right-0 z-20 mt-1 max-h-72 w-72 overflow-y-auto rounded-md border border-slate-200 bg-white py-1 shadow-lg">
                   {canned.length === 0 && <li className="px-3 py-2 text-xs text-slate-500">{t("reply.cannedNone")}</li>}
-                  {canned.map((c) => (
+                  {[...canned].sort((a, b) => Number(b.locale === locale) - Number(a.locale === locale)).map((c) => (
                     <li key={c.id}>
                       <button type="button" onClick={() => insertCanned(c)} className="block w-full px-3 py-1.5 text-left text-sm hover:bg-slate-50">
                         <span className="block font-medium">{c.title}</span>
