@@ -77,7 +77,12 @@ class GroupCommitter:
                     pending.done.set_exception(ConnectionError("gateway shutting down"))
             raise
         except Exception as exc:
-            logger.warning("could not store %d received mail(s): %s", len(batch), exc)
+            if len(batch) > 1:
+                # One bad row must not fail its neighbours: store them one by one.
+                for pending in batch:
+                    await self._write([pending])
+                return
+            logger.warning("could not store a received mail: %s", exc)
             for pending in batch:
                 if not pending.done.done():
                     pending.done.set_exception(exc)

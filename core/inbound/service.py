@@ -46,12 +46,19 @@ class ReceivedMail:
     received_at: datetime | None = None
 
 
+def _text(value: str) -> str:
+    """Envelope strings as PostgreSQL text can hold them: SMTPUTF8 arguments arrive with
+    undecodable bytes as surrogates, and NUL is never allowed."""
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.replace("\x00", "")
+
+
 def _row(mail: ReceivedMail) -> dict[str, object]:
     row: dict[str, object] = {
-        "mail_from": mail.mail_from[:998],
-        "rcpt_to": [r[:998] for r in mail.rcpt_to],
-        "peer": (mail.peer or None) and mail.peer[:128],
-        "helo": mail.helo,
+        "mail_from": _text(mail.mail_from)[:998],
+        "rcpt_to": [_text(r)[:998] for r in mail.rcpt_to],
+        "peer": (mail.peer or None) and _text(mail.peer)[:128],
+        "helo": mail.helo and _text(mail.helo)[:998],
         "raw": mail.raw,
         "raw_size": len(mail.raw),
         "raw_sha256": hashlib.sha256(mail.raw).hexdigest(),

@@ -337,3 +337,31 @@ async def test_ehlo_offers_size_8bitmime_smtputf8_and_starttls_with_a_certificat
     assert errors == {}
     rows = await _one(committed_db, select(InboundMessage).order_by(InboundMessage.id))
     assert [r.mail_from for r in rows][-1] == "김민수@univ.ac.kr"
+
+
+async def test_undecodable_bytes_in_the_envelope_are_stored_not_refused(
+    gateway: Gateway, committed_db: AsyncEngine
+) -> None:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(gateway.host, gateway.port)
+
+    async def command(line: bytes) -> bytes:
+        writer.write(line + b"\r\n")
+        reply = b""
+        while True:
+            chunk = await reader.readline()
+            reply += chunk
+            if chunk[3:4] != b"-":
+                return reply
+
+    await reader.readline()
+    assert (await command(b"EHLO bad\xffhost")).startswith(b"250")
+    assert (await command(b"MAIL FROM:<kim\xff@univ.ac.kr> SMTPUTF8")).startswith(b"250")
+    assert (await command(f"RCPT TO:<{HELP}>".encode())).startswith(b"250")
+    assert (await command(b"DATA")).startswith(b"354")
+    reply = await command(make_mail(message_id="<env@univ.ac.kr>").as_bytes() + b"\r\n.")
+    writer.close()
+    assert reply.startswith(b"250 2.0.0"), reply
+    [row] = await _one(committed_db, select(InboundMessage))
+    assert row.mail_from == "kim\ufffd@univ.ac.kr" and row.helo == "bad\ufffdhost"
