@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +14,7 @@ from core.config import Settings, get_settings
 from core.inbound import repository, service
 from core.inbound.service import ReceivedMail
 from core.models import InboundMessage
-
-HELP = "help@test.ac.kr"
+from tests.inbound.mails import HELP
 
 
 @pytest.fixture
@@ -60,24 +58,3 @@ def ingest(session: AsyncSession, inbound_settings: Settings) -> Ingest:
         return row
 
     return run
-
-
-def make_mail(
-    *,
-    subject: str = "노트북 무선랜 문의",
-    body: str = "무선랜이 자주 끊깁니다.\n",
-    sender: str = "Hong <hong@univ.ac.kr>",
-    to: str = HELP,
-    message_id: str | None = None,
-    headers: dict[str, Any] | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    if message_id:
-        message["Message-ID"] = message_id
-    for name, value in (headers or {}).items():
-        message[name] = value
-    message.set_content(body)
-    return message

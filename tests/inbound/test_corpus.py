@@ -18,7 +18,7 @@ from core.inbound import service
 from core.inbound.service import ReceivedMail
 from core.models import Comment, InboundMessage, Ticket
 from mailgateway.worker import drain
-from tests.inbound.conftest import HELP
+from tests.inbound.mails import HELP
 
 # ../shared/corpus relative to the repository (read in place, never copied).
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

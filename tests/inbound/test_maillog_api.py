@@ -18,7 +18,8 @@ from core.auth.jwt import issue_access_token
 from core.config import Settings
 from core.models import Comment, Role, Ticket, TicketParticipant, User
 from core.users import service as users
-from tests.inbound.conftest import Ingest, make_mail
+from tests.inbound.conftest import Ingest
+from tests.inbound.mails import make_mail
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from core.models import (
 from core.tickets import service as tickets
 from core.users import service as users
 from mailgateway.worker import drain
-from tests.inbound.conftest import HELP, Ingest, make_mail
+from tests.inbound.conftest import Ingest
+from tests.inbound.mails import HELP, make_mail
 
 
 async def _ticket_of(session: AsyncSession, row: InboundMessage) -> Ticket:

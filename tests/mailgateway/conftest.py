@@ -11,11 +11,13 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.config import Settings, get_settings
+from core.models import Role, User
 from mailgateway.server import start_listener
 from mailgateway.worker import drain
+from tests.inbound.mails import make_mail as inbound_make_mail
 
 HELP = "help@test.ac.kr"
 
@@ -96,25 +98,28 @@ async def gateway(start_gateway: GatewayFactory) -> Gateway:
     return await start_gateway()
 
 
-def make_mail(
-    *,
-    subject: str = "프린터가 안 됩니다",
-    body: str = "3층 프린터가 인쇄를 하지 않습니다.\n",
-    sender: str = "Kim Minsu <kim@univ.ac.kr>",
-    to: str = HELP,
-    message_id: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    if message_id:
-        message["Message-ID"] = message_id
-    for name, value in (headers or {}).items():
-        message[name] = value
-    message.set_content(body)
-    return message
+async def rows(engine: AsyncEngine, statement):  # type: ignore[no-untyped-def]
+    """All rows of `statement`, read in a fresh session (what the gateway committed)."""
+    async with AsyncSession(engine) as session:
+        return (await session.scalars(statement)).all()
+
+
+async def add_user(engine: AsyncEngine, email: str, role: Role = Role.requester) -> User:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        user = User(email=email, name=email.split("@")[0], role=role.value)
+        session.add(user)
+        await session.commit()
+        return user
+
+
+def make_mail(**kwargs: Any) -> EmailMessage:
+    """A plain Korean mail to the help address (see tests/inbound/mails.py)."""
+    defaults = {
+        "subject": "프린터가 안 됩니다",
+        "body": "3층 프린터가 인쇄를 하지 않습니다.\n",
+        "sender": "Kim Minsu <kim@univ.ac.kr>",
+    }
+    return inbound_make_mail(**{**defaults, **kwargs})
 
 
 class TcpProxy:

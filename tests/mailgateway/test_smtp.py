@@ -27,22 +27,10 @@ from core.models import (
     Visibility,
 )
 from core.storage import get_storage
-from tests.mailgateway.conftest import HELP, Gateway, GatewayFactory, make_mail
+from tests.mailgateway.conftest import HELP, Gateway, GatewayFactory, add_user, make_mail
+from tests.mailgateway.conftest import rows as _one
 
 QUEUED = re.compile(r"2\.0\.0 Ok: queued as (\d+)")
-
-
-async def _one(engine: AsyncEngine, statement):  # type: ignore[no-untyped-def]
-    async with AsyncSession(engine) as session:
-        return (await session.scalars(statement)).all()
-
-
-async def _user(engine: AsyncEngine, email: str, role: Role = Role.requester) -> User:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        user = User(email=email, name=email.split("@")[0], role=role.value)
-        session.add(user)
-        await session.commit()
-        return user
 
 
 def _queued_id(response: str) -> int:
@@ -272,7 +260,7 @@ async def test_null_sender_is_accepted(gateway: Gateway, committed_db: AsyncEngi
 async def test_agent_note_line_makes_an_internal_note(
     gateway: Gateway, committed_db: AsyncEngine
 ) -> None:
-    await _user(committed_db, "agent@test.ac.kr", Role.agent)
+    await add_user(committed_db, "agent@test.ac.kr", Role.agent)
     await gateway.send(make_mail(message_id="<n0@univ.ac.kr>"))
     await gateway.process()
     await gateway.send(

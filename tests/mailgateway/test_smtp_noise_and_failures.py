@@ -16,7 +16,7 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core import db, events
 from core.mail.tokens import make_message_id
@@ -24,27 +24,20 @@ from core.models import (
     Comment,
     InboundMessage,
     OutboundEmail,
-    Role,
     Ticket,
     TicketParticipant,
     User,
 )
-from tests.mailgateway.conftest import HELP, Gateway, GatewayFactory, TcpProxy, make_mail
+from tests.mailgateway.conftest import (
+    HELP,
+    Gateway,
+    GatewayFactory,
+    TcpProxy,
+    make_mail,
+)
+from tests.mailgateway.conftest import rows as _all
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-async def _all(engine: AsyncEngine, statement):  # type: ignore[no-untyped-def]
-    async with AsyncSession(engine) as session:
-        return (await session.scalars(statement)).all()
-
-
-async def _user(engine: AsyncEngine, email: str, role: Role = Role.requester) -> User:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        user = User(email=email, name=email.split("@")[0], role=role.value)
-        session.add(user)
-        await session.commit()
-        return user
 
 
 # --- the database goes away --------------------------------------------------------------------
@@ -262,9 +255,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_servicedesk_mailgateway_receives_and_processes(
-    committed_db: AsyncEngine, database_url: str, tmp_path: Path
-) -> None:
+def _gateway_process(
+    database_url: str, tmp_path: Path, output: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`servicedesk mailgateway` as the supervisor starts it, on a free loopback port."""
     port = _free_port()
     env = {
         **os.environ,
@@ -275,13 +269,20 @@ async def test_servicedesk_mailgateway_receives_and_processes(
         "LOCAL_UPLOAD_ROOT": str(tmp_path / "uploads"),
         "MAIL_WORKERS": "2",
     }
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, then only polled
+    process = subprocess.Popen(
         [sys.executable, "-m", "servicedesk", "mailgateway"],
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
+    return process, port
+
+
+async def test_servicedesk_mailgateway_receives_and_processes(
+    committed_db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    process, port = _gateway_process(database_url, tmp_path, subprocess.PIPE)
     try:
         for _ in range(100):
             try:
@@ -323,22 +324,7 @@ def _children(pid: int) -> list[int]:
 async def test_killed_gateway_leaves_no_orphan_worker(
     committed_db: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "HELPDESK_ADDRESSES": HELP,
-        "MAILGATEWAY_HOST": "127.0.0.1",
-        "MAILGATEWAY_PORT": str(port),
-        "LOCAL_UPLOAD_ROOT": str(tmp_path / "uploads"),
-    }
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, then only polled
-        [sys.executable, "-m", "servicedesk", "mailgateway"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, _ = _gateway_process(database_url, tmp_path, subprocess.DEVNULL)
     try:
         children: list[int] = []
         for _ in range(200):
