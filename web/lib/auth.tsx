@@ -75,7 +75,7 @@ export function AuthProvider({ children, fallback }: { children: ReactNode; fall
   }, []);
 
   useEffect(() => {
-    const expired = () => router.replace(signInPath(window.location.pathname));
+    const expired = () => router.replace(signInPath(window.location.pathname + window.location.search));
     window.addEventListener(UNAUTHORIZED_EVENT, expired);
     return () => window.removeEventListener(UNAUTHORIZED_EVENT, expired);
   }, [router, pathname]);

@@ -6,7 +6,7 @@ import { JobStatusBadge } from "@/components/admin/job-status";
 import { Button, EmptyState, ErrorNotice, PageHeader, Select, Skeleton } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import type { JobRun } from "@/lib/api/types";
-import { useI18n } from "@/lib/i18n";
+import { useI18n, type MessageKey } from "@/lib/i18n";
 import { useQuery } from "@/lib/query";
 
 const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"] as const;
@@ -87,7 +87,7 @@ export function JobRuns({ jobId }: { jobId: string }) {
                   <td className="px-3 py-2 text-xs" title={formatDateTime(run.started_at)}>
                     {formatRelative(run.started_at)}
                   </td>
-                  <td className="px-3 py-2 text-xs">{run.trigger}</td>
+                  <td className="px-3 py-2 text-xs">{t(`jobTrigger.${run.trigger}` as MessageKey)}</td>
                   <td className="px-3 py-2">
                     <JobStatusBadge status={run.status} />
                   </td>

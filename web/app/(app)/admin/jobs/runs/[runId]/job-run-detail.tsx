@@ -5,7 +5,7 @@ import { useEffect } from "react";
 import { JobStatusBadge } from "@/components/admin/job-status";
 import { Card, ErrorNotice, PageHeader, Skeleton } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
-import { useI18n } from "@/lib/i18n";
+import { useI18n, type MessageKey } from "@/lib/i18n";
 import { useQuery } from "@/lib/query";
 
 export function JobRunDetail({ runId }: { runId: number }) {
@@ -34,7 +34,9 @@ export function JobRunDetail({ runId }: { runId: number }) {
       <Card className="p-4">
         <dl className="grid grid-cols-[8rem_1fr] gap-y-1 text-sm" data-testid="run-meta">
           <dt className="text-slate-500">{t("jobs.trigger")}</dt>
-          <dd>{r.trigger}</dd>
+          <dd>
+            {t(`jobTrigger.${r.trigger}` as MessageKey)} <span className="font-mono text-xs text-slate-400">{r.trigger}</span>
+          </dd>
           <dt className="text-slate-500">{t("jobs.startedAt")}</dt>
           <dd>{formatDateTime(r.started_at)}</dd>
           <dt className="text-slate-500">{t("jobs.duration")}</dt>
