@@ -183,9 +183,6 @@ def _id_or(value: str, words: tuple[str, ...], name: str) -> int | None:
 
 def _conditions(user: User, filters: TicketFilters, at: datetime) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    scope = access.ticket_scope(user)
-    if not scope.all_tickets:
-        conditions.append(repo.requester_scope(scope.user_id))
     if filters.status:
         statuses = [TicketStatus(s).value for s in filters.status]
         conditions.append(Ticket.status.in_(statuses))
@@ -265,6 +262,8 @@ async def list_tickets(session: AsyncSession, *, user: User, filters: TicketFilt
         descending=descending,
         after=after,
         limit=limit + 1,
+        # A requester's scope (own + CC'd tickets) is applied by the repository's two branches.
+        requester_id=None if access.ticket_scope(user).all_tickets else user.id,
     )
     tickets = rows[:limit]
     next_cursor = None
