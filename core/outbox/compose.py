@@ -156,7 +156,10 @@ _SIMPLE_MAILBOX = re.compile(
 def _mailbox(value: str) -> tuple[str, str]:
     """(display name, address); the common `Name <a@b>` / `"Name" <a@b>` forms without the
     full RFC 5322 parser, anything else through it."""
-    match = _SIMPLE_MAILBOX.match(value.strip())
+    value = value.strip()
+    if "<" not in value and " " not in value and value.count("@") == 1 and '"' not in value:
+        return "", value  # a bare address
+    match = _SIMPLE_MAILBOX.match(value)
     if match is None:
         return parseaddr(value)
     quoted, plain, address = match.groups()
