@@ -73,7 +73,15 @@ async def download_attachment(
     attachment_id: Id,
     user: CurrentUser,
     session: SessionDep,
-    inline: Annotated[int, Query(ge=0, le=1)] = 0,
+    inline: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=1,
+            description="preview request; accepted, but storage still answers as a download "
+            "(Content-Disposition: attachment) until presign_download can vary it",
+        ),
+    ] = 0,
 ) -> RedirectResponse:
     """Download a file you may see (302 to a presigned URL valid for a few minutes)."""
     attachment = await attachment_access.visible_attachment(

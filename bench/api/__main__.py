@@ -8,8 +8,8 @@ Builds `sd_bench_api` on the PostgreSQL of TEST_DATABASE_URL (default 127.0.0.1:
 queue (open, one team, newest first, page 1 and page 50), a requester's own tickets, search
 (English word, Korean word, Korean substring), a ticket's detail and its 50 comments; requests/s of
 the queue against the bare endpoint in the same run; the API process's peak RSS (VmHWM); and the
-EXPLAIN ANALYZE of the slowest query behind the slowest scenario. Figures are printed, never
-asserted.
+database's share of each scenario (EXPLAIN ANALYZE of every statement it sends) and the plan
+of the slowest statement. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -105,6 +105,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (what a request costs, whatever the load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -145,7 +151,7 @@ async def throughput(
 
 
 async def measure(
-    api: str, bare: str, info: dict, token_agent: str, token_requester: str, n: int
+    api: str, bare: str, info: dict, token_agent: str, token_requester: str, n: int, api_pid: int
 ) -> dict:
     agent = {"Authorization": f"Bearer {token_agent}"}
     requester = {"Authorization": f"Bearer {token_requester}"}
@@ -198,11 +204,13 @@ async def measure(
             ),
         }
         for name, (url, params, headers) in scenarios.items():
+            cpu_before = cpu_seconds(api_pid)
             results[name] = await latency(client, url, params, headers, n)
+            cpu_ms = (cpu_seconds(api_pid) - cpu_before) * 1000 / (n + 5)
             r = results[name]
             print(
                 f"  {name:45s} p50 {pct(r, 50):7.1f}  p95 {pct(r, 95):7.1f}"
-                f"  p99 {pct(r, 99):7.1f} ms",
+                f"  p99 {pct(r, 99):7.1f} ms  (API CPU {cpu_ms:5.1f} ms/request)",
                 flush=True,
             )
     rates = {}
@@ -217,8 +225,8 @@ async def measure(
     return {"latency": results, "rates": rates, "scenarios": scenarios}
 
 
-def explain_slowest(url: str, scenario: tuple[str, dict, dict], user_id: int) -> None:
-    """Run the scenario's core query in-process, capture its SQL, and EXPLAIN the slowest."""
+def capture_statements(url: str, path: str, params: dict, user_id: int) -> list[tuple[str, object]]:
+    """Run a scenario's core reads in-process and return the SQL statements they send."""
     from sqlalchemy import event
 
     from core import db
@@ -237,7 +245,7 @@ def explain_slowest(url: str, scenario: tuple[str, dict, dict], user_id: int) ->
 
         async with db.get_sessionmaker()() as session:
             user = await session.get(User, user_id)
-            path, params, _ = scenario
+            statements.clear()  # only the scenario's own reads
             if path.endswith("/comments"):
                 await queries.list_comments(session, user=user, ticket_id=int(path.split("/")[-2]))
             elif path.rstrip("/").split("/")[-1].isdigit():
@@ -255,16 +263,30 @@ def explain_slowest(url: str, scenario: tuple[str, dict, dict], user_id: int) ->
         await engine.dispose()
 
     asyncio.run(run())
-    worst = (0.0, "", None, [])
+    return statements
+
+
+def database_times(url: str, scenarios: dict, info: dict) -> tuple[dict[str, float], tuple]:
+    """EXPLAIN ANALYZE every statement of every scenario: the database's share of each request
+    (independent of how loaded the API's CPU is), and the single slowest statement with its plan."""
+    totals: dict[str, float] = {}
+    worst: tuple = (0.0, "", None, [], "")
     with psycopg.connect(plain(url)) as conn:
-        for statement, parameters in statements:
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).fetchall()
-            plan = [r[0] for r in rows]
-            took = float(plan[-1].split(":")[1].split()[0])
-            if took > worst[0]:
-                worst = (took, statement, parameters, plan)
-    print(f"\nslowest statement ({worst[0]:.1f} ms):\n{worst[1]}\nparameters: {worst[2]}\n")
-    print("\n".join(worst[3]))
+        for name, (endpoint, params, _) in scenarios.items():
+            user_id = info["heavy_requester"] if "requester" in name else info["agent"]
+            path = endpoint.split("://", 1)[1].split("/", 1)[1]
+            total = 0.0
+            for statement, parameters in capture_statements(url, "/" + path, params, user_id):
+                rows = conn.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                ).fetchall()
+                plan = [r[0] for r in rows]
+                took = float(plan[-1].split(":")[1].split()[0])
+                total += took
+                if took > worst[0]:
+                    worst = (took, statement, parameters, plan, name)
+            totals[name] = total
+    return totals, worst
 
 
 def main() -> None:
@@ -295,6 +317,7 @@ def main() -> None:
                 issue_access_token(user_id=info["agent"]),
                 issue_access_token(user_id=info["heavy_requester"]),
                 args.requests,
+                api.pid,
             )
         )
         rates = out["rates"]
@@ -303,11 +326,16 @@ def main() -> None:
         )
         print(f"  queue / bare ratio: {ratio:.2f}")
         print(f"API process peak RSS (VmHWM): {peak_rss_mb(api.pid):.0f} MB")
-        slowest = max(out["latency"], key=lambda k: pct(out["latency"][k], 95))
-        print(f"slowest scenario by p95: {slowest}")
-        url_, params, headers = out["scenarios"][slowest]
-        user_id = info["heavy_requester"] if "requester" in slowest else info["agent"]
-        explain_slowest(url, (url_, params, headers), user_id)
+        print("database time per request (sum of EXPLAIN ANALYZE execution times):")
+        totals, worst = database_times(url, out["scenarios"], info)
+        for name, total in totals.items():
+            print(f"  {name:45s} {total:7.2f} ms")
+        took, statement, parameters, plan, name = worst
+        print(
+            f"\nslowest statement: {took:.2f} ms, in '{name}'\n{statement}\n"
+            f"parameters: {parameters}\n"
+        )
+        print("\n".join(plan))
     finally:
         for process in (api, bare):
             process.terminate()
