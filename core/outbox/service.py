@@ -33,7 +33,8 @@ from core.outbox import repository
 
 # Zammad's per ticket-and-recipient ladder: (window in minutes, most mails allowed in it).
 TICKET_LADDER: tuple[tuple[int, int], ...] = ((10, 10), (30, 15), (60, 25), (180, 50), (600, 100))
-# Per recipient over all tickets, for kinds an auto-responder could trigger on its own.
+# Per recipient over all tickets, for kinds an auto-responder could trigger on its own
+# (acknowledgements: over the tickets the recipient opened; sign-in links: mails about no ticket).
 KIND_LADDERS: dict[str, tuple[tuple[int, int], ...]] = {
     "acknowledgement": ((10, 5), (60, 10), (1440, 30)),
     "magic_link": ((10, 5), (60, 10)),
@@ -162,7 +163,7 @@ async def _suppression_reason(
     ladder = KIND_LADDERS.get(kind)
     if ladder:
         windows = [w for w, _ in ladder]
-        if ticket is not None:
+        if kind == "acknowledgement" and ticket is not None:
             counts = await repository.acknowledgement_counts(
                 session, recipient=address, requester_id=recipient.id, windows_min=windows
             )
