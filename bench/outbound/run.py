@@ -126,16 +126,16 @@ def start_sink(kind: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
     return process, name
 
 
-async def enqueue(count: int) -> float:
+async def enqueue(count: int, *, writers: int = 4) -> float:
+    """COUNT tickets by COUNT requesters through the real services (event handlers included),
+    from `writers` concurrent transactions, 250 tickets per commit."""
     from core import db
     from core.tickets import service as tickets
     from core.users import service as users
 
-    started = time.perf_counter()
-    chunk = 250
-    for first in range(0, count, chunk):
+    async def write(numbers: range) -> None:
         async with db.session_scope() as session:
-            for n in range(first, min(first + chunk, count)):
+            for n in numbers:
                 requester = await users.create_user(
                     session,
                     email=f"student{n}@bench.ac.kr",
@@ -148,6 +148,11 @@ async def enqueue(count: int) -> float:
                     subject=f"강의실 {n % 40}호 Wi-Fi가 안 됩니다",
                     body_text="오늘 오전부터 캠퍼스 Wi-Fi에 연결되지 않습니다.\n" * 3,
                 )
+
+    started = time.perf_counter()
+    chunks = [range(first, min(first + 250, count)) for first in range(0, count, 250)]
+    for group in range(0, len(chunks), writers):
+        await asyncio.gather(*(write(chunk) for chunk in chunks[group : group + writers]))
     return time.perf_counter() - started
 
 
