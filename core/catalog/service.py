@@ -88,7 +88,7 @@ async def update_team(
     access.require_admin(actor, "change teams")
     team = await _team(session, team_id)
     if "name" in fields:
-        fields["name"] = _name(fields["name"])
+        fields["name"] = _name(fields["name"])  # a team always has a name; null is refused
     if fields.get("email"):
         fields["email"] = normalise_email(fields["email"])
     await _check_team_unique(session, team, fields.get("name"), fields.get("email"))
@@ -96,7 +96,8 @@ async def update_team(
         await _check_lead(session, fields["lead_id"])
     for key in ("name", "email", "lead_id"):
         if key in fields:
-            setattr(team, key, fields[key] or None if key != "name" else fields[key])
+            # email and lead may be cleared with null (or an empty address)
+            setattr(team, key, fields[key] if key == "name" else (fields[key] or None))
     await session.flush()
     return team
 
