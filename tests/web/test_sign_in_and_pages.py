@@ -5,6 +5,7 @@ error, and leaves a screenshot."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -173,3 +174,16 @@ def test_requester_pages(new_page, problems) -> None:
 def _text(message) -> str:
     body = message.get_body(preferencelist=("plain", "html"))
     return body.get_content() if body is not None else ""
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/"]
+)
+def test_sign_in_never_redirects_off_site(new_page, target: str) -> None:
+    page = new_page()
+    page.goto("/login?next=" + quote(target, safe=""))
+    page.fill("#email", AGENT)
+    page.fill("#password", "servicedesk")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/tickets")
+    assert "evil.example" not in page.url

@@ -280,3 +280,46 @@ export function Modal({
     </div>
   );
 }
+
+/**
+ * The states every list screen has: the failure (with retry), the skeleton while the first page
+ * loads, the real empty state, or the list itself.
+ */
+export function ListStates<T>({
+  items,
+  error,
+  onRetry,
+  empty,
+  children,
+  lines,
+}: {
+  items: T[] | undefined;
+  error: unknown;
+  onRetry: () => void;
+  empty: ReactNode;
+  children: (items: T[]) => ReactNode;
+  lines?: number;
+}) {
+  if (error) return <ErrorNotice error={error} onRetry={onRetry} />;
+  if (items === undefined) return <Skeleton lines={lines} />;
+  if (items.length === 0) return <>{empty}</>;
+  return <>{children(items)}</>;
+}
+
+/** The "load more" button of a paged list (see lib/paged.ts), and what went wrong last time. */
+export function LoadMore({
+  list,
+}: {
+  list: { hasMore: boolean; loadingMore: boolean; moreError: unknown; loadMore: () => Promise<void> };
+}) {
+  const { t } = useI18n();
+  if (!list.hasMore) return null;
+  return (
+    <div className="mt-4 space-y-2 text-center">
+      {list.moreError !== null && <ErrorNotice error={list.moreError} />}
+      <Button onClick={() => void list.loadMore()} disabled={list.loadingMore} data-testid="load-more">
+        {t("queue.loadMore")}
+      </Button>
+    </div>
+  );
+}

@@ -29,9 +29,10 @@ export function signInPath(next?: string | null): string {
   return next && next !== "/" ? `/login?next=${encodeURIComponent(next)}` : "/login";
 }
 
-/** Only same-site paths may be used as a post-login destination (no open redirect). */
+/** Only paths on this site may be a post-login destination (no open redirect: browsers read
+ * `//host` and `/\host` as another host). */
 export function safeNext(next: string | null | undefined): string | null {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+  return next && /^\/(?![/\\])/.test(next) ? next : null;
 }
 
 export function homeFor(user: Pick<User, "role">): string {
@@ -51,9 +52,9 @@ export function AuthProvider({ children, fallback }: { children: ReactNode; fall
 
   useEffect(() => {
     let cancelled = false;
-    const me = unwrap(api().GET("/api/v1/auth/me"));
+    const session = unwrap(api().GET("/api/v1/auth/me"));
     prefetchQueue(window.location.pathname, window.location.search);
-    me
+    session
       .then((me) => {
         if (cancelled) return;
         setUser(me);

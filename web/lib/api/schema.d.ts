@@ -3146,6 +3146,7 @@ export interface operations {
     "uploads-download_attachment": {
         parameters: {
             query?: {
+                /** @description preview request; accepted, but storage still answers as a download (Content-Disposition: attachment) until presign_download can vary it */
                 inline?: number;
             };
             header?: never;

@@ -3,34 +3,20 @@
 import Link from "next/link";
 import { useState } from "react";
 import { notificationHref } from "@/components/notification-bell";
-import { Button, EmptyState, ErrorNotice, PageHeader, Skeleton } from "@/components/ui";
+import { Button, EmptyState, ListStates, LoadMore, PageHeader } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import type { Notification } from "@/lib/api/types";
 import { useAuth } from "@/lib/auth";
 import { useI18n } from "@/lib/i18n";
-import { useQuery } from "@/lib/query";
+import { usePaged } from "@/lib/paged";
 
 export function NotificationsList() {
   const { t, formatRelative, formatDateTime } = useI18n();
   const { isAgent } = useAuth();
   const [unreadOnly, setUnreadOnly] = useState(false);
-  const [more, setMore] = useState<Notification[]>([]);
-  const [cursor, setCursor] = useState<number | null>(null);
-  const list = useQuery(`notifications-${unreadOnly}`, async () => {
-    const page = await unwrap(api().GET("/api/v1/notifications", { params: { query: { unread: unreadOnly || undefined } } }));
-    setMore([]);
-    setCursor(page.next_cursor);
-    return page.items;
-  });
-
-  async function loadMore() {
-    if (!cursor) return;
-    const page = await unwrap(
-      api().GET("/api/v1/notifications", { params: { query: { unread: unreadOnly || undefined, cursor } } }),
-    );
-    setMore((l) => [...l, ...page.items]);
-    setCursor(page.next_cursor);
-  }
+  const list = usePaged(`notifications-${unreadOnly}`, (cursor: number | null) =>
+    unwrap(api().GET("/api/v1/notifications", { params: { query: { unread: unreadOnly || undefined, cursor } } })),
+  );
 
   async function markAll() {
     await unwrap(api().POST("/api/v1/notifications/read-all"));
@@ -46,7 +32,6 @@ export function NotificationsList() {
     }
   }
 
-  const items = [...(list.data ?? []), ...more];
   return (
     <div className="mx-auto max-w-3xl">
       <PageHeader
@@ -61,45 +46,37 @@ export function NotificationsList() {
           </>
         }
       />
-      {list.error ? (
-        <ErrorNotice error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data === undefined ? (
-        <Skeleton />
-      ) : items.length === 0 ? (
-        <EmptyState title={t("notifications.empty")} icon="bell" />
-      ) : (
-        <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="notifications">
-          {items.map((n) => {
-            const href = notificationHref(n, isAgent);
-            const body = (
-              <>
-                <span className={`block ${n.read_at ? "text-slate-600" : "font-medium text-slate-900"}`}>{n.title}</span>
-                {n.body && <span className="line-clamp-2 block text-sm text-slate-500">{n.body}</span>}
-                <span className="text-xs text-slate-400" title={formatDateTime(n.created_at)}>
-                  {formatRelative(n.created_at)}
-                </span>
-              </>
-            );
-            return (
-              <li key={n.id} className="flex gap-3 px-4 py-3">
-                <span aria-hidden className={`mt-2 h-2 w-2 shrink-0 rounded-full ${n.read_at ? "bg-transparent" : "bg-brand-500"}`} />
-                {href ? (
-                  <Link href={href} onClick={() => void markRead(n)} className="min-w-0 flex-1 hover:text-brand-700">
-                    {body}
-                  </Link>
-                ) : (
-                  <div className="min-w-0 flex-1">{body}</div>
-                )}
-              </li>
-            );
-          })}
-        </ul>
-      )}
-      {cursor && (
-        <div className="mt-4 text-center">
-          <Button onClick={() => void loadMore()}>{t("queue.loadMore")}</Button>
-        </div>
-      )}
+      <ListStates items={list.items} error={list.error} onRetry={() => void list.refetch()} empty={<EmptyState title={t("notifications.empty")} icon="bell" />}>
+        {(items) => (
+          <ul className="divide-y divide-slate-100 rounded-lg border border-slate-200 bg-white shadow-sm" data-testid="notifications">
+            {items.map((n) => {
+              const href = notificationHref(n, isAgent);
+              const body = (
+                <>
+                  <span className={`block ${n.read_at ? "text-slate-600" : "font-medium text-slate-900"}`}>{n.title}</span>
+                  {n.body && <span className="line-clamp-2 block text-sm text-slate-500">{n.body}</span>}
+                  <span className="text-xs text-slate-400" title={formatDateTime(n.created_at)}>
+                    {formatRelative(n.created_at)}
+                  </span>
+                </>
+              );
+              return (
+                <li key={n.id} className="flex gap-3 px-4 py-3">
+                  <span aria-hidden className={`mt-2 h-2 w-2 shrink-0 rounded-full ${n.read_at ? "bg-transparent" : "bg-brand-500"}`} />
+                  {href ? (
+                    <Link href={href} onClick={() => void markRead(n)} className="min-w-0 flex-1 hover:text-brand-700">
+                      {body}
+                    </Link>
+                  ) : (
+                    <div className="min-w-0 flex-1">{body}</div>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </ListStates>
+      <LoadMore list={list} />
     </div>
   );
 }

@@ -7,13 +7,14 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { ShortcutHelp } from "@/components/shortcut-help";
 import { PriorityBadge, SlaBadge, StatusBadge } from "@/components/ticket-badges";
 import { useToast } from "@/components/toast";
-import { Button, EmptyState, ErrorNotice, Input, Select, Skeleton } from "@/components/ui";
+import { Button, EmptyState, ErrorNotice, Input, LoadMore, Select, Skeleton } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
-import type { TicketPriority, TicketStatus, TicketSummary } from "@/lib/api/types";
+import type { TicketPriority, TicketStatus } from "@/lib/api/types";
 import { useAuth } from "@/lib/auth";
 import { useAgents, useCategories, useTeams } from "@/lib/directory";
 import { useI18n, type MessageKey } from "@/lib/i18n";
 import { countFor, loadQueuePage, queueRequest, rememberQueueOrder, SORTS, VIEWS, type QueueView } from "@/lib/queue";
+import { usePaged } from "@/lib/paged";
 import { useQuery } from "@/lib/query";
 import { useShortcuts } from "@/lib/shortcuts";
 
@@ -32,18 +33,15 @@ export function Queue() {
   const { view, sort, filters, query, key: queryKey } = queueRequest(params);
   const filtered = FILTER_KEYS.some((k) => filters[k]);
 
-  const list = useQuery(queryKey, () => loadQueuePage(query));
+  // The first page may already be on its way (prefetchQueue, started with the session check).
+  const list = usePaged(queryKey, (cursor: string | null) => loadQueuePage({ ...query, cursor }));
   // Counts and the filters' reference lists wait for the rows: the list is what the agent came for.
-  const ready = list.data !== undefined;
+  const ready = list.items !== undefined;
   const teams = useTeams(ready);
   const categories = useCategories(ready);
   const agents = useAgents(ready);
   const counts = useQuery(ready ? "counts" : null, () => unwrap(api().GET("/api/v1/tickets/counts")));
-  const [more, setMore] = useState<{ key: string; items: TicketSummary[]; cursor: string | null } | null>(null);
-  const extra = useMemo(() => (more?.key === queryKey ? more.items : []), [more, queryKey]);
-  const cursor = more?.key === queryKey ? more.cursor : (list.data?.next_cursor ?? null);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const tickets = useMemo(() => [...(list.data?.items ?? []), ...extra], [list.data, extra]);
+  const tickets = useMemo(() => list.items ?? [], [list.items]);
 
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [focus, setFocus] = useState(0);
@@ -69,19 +67,6 @@ export function Queue() {
     },
     [params, pathname, router],
   );
-
-  async function loadMore() {
-    if (!cursor) return;
-    setLoadingMore(true);
-    try {
-      const page = await loadQueuePage({ ...query, cursor });
-      setMore({ key: queryKey, items: [...extra, ...page.items], cursor: page.next_cursor });
-    } catch (cause) {
-      toast(cause instanceof Error ? cause.message : t("error.title"), "error");
-    } finally {
-      setLoadingMore(false);
-    }
-  }
 
   async function bulk(change: { status?: TicketStatus; assignee_id?: number | null }) {
     const ids = [...selected];
@@ -264,7 +249,7 @@ export function Queue() {
 
         {list.error ? (
           <ErrorNotice error={list.error} onRetry={() => void list.refetch()} />
-        ) : list.data === undefined ? (
+        ) : list.items === undefined ? (
           <Skeleton lines={8} />
         ) : tickets.length === 0 ? (
           filtered ? (
@@ -363,13 +348,7 @@ export function Queue() {
             </table>
           </div>
         )}
-        {cursor && tickets.length > 0 && (
-          <div className="mt-4 text-center">
-            <Button onClick={() => void loadMore()} disabled={loadingMore} data-testid="load-more">
-              {t("queue.loadMore")}
-            </Button>
-          </div>
-        )}
+        <LoadMore list={list} />
       </section>
       {help && <ShortcutHelp onClose={() => setHelp(false)} />}
     </div>

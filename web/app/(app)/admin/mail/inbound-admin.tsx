@@ -3,11 +3,11 @@
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useState, type FormEvent } from "react";
-import { Badge, Button, EmptyState, ErrorNotice, Input, PageHeader, Skeleton, type Tone } from "@/components/ui";
+import { Badge, Button, EmptyState, Input, ListStates, LoadMore, PageHeader, type Tone } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
-import type { InboundStatus, InboundSummary } from "@/lib/api/types";
+import type { InboundStatus } from "@/lib/api/types";
 import { formatBytes, useI18n } from "@/lib/i18n";
-import { useQuery } from "@/lib/query";
+import { usePaged } from "@/lib/paged";
 
 export const INBOUND_STATUSES: InboundStatus[] = ["quarantined", "failed", "received", "processing", "processed", "ignored"];
 const TONES: Record<InboundStatus, Tone> = {
@@ -33,24 +33,13 @@ export function InboundAdmin() {
   const status = params.get("status") ?? "quarantined";
   const q = params.get("q") ?? "";
   const [search, setSearch] = useState(q);
-  const [more, setMore] = useState<InboundSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const query = {
     status: status === "all" ? undefined : (status as InboundStatus),
     q: q || undefined,
   };
-  const list = useQuery(`inbound-${status}-${q}`, async () => {
-    const page = await unwrap(api().GET("/api/v1/admin/inbound", { params: { query } }));
-    setMore([]);
-    setCursor(page.next_cursor);
-    return page.items;
-  });
-  async function loadMore() {
-    if (!cursor) return;
-    const page = await unwrap(api().GET("/api/v1/admin/inbound", { params: { query: { ...query, cursor } } }));
-    setMore((l) => [...l, ...page.items]);
-    setCursor(page.next_cursor);
-  }
+  const list = usePaged(`inbound-${status}-${q}`, (cursor: string | null) =>
+    unwrap(api().GET("/api/v1/admin/inbound", { params: { query: { ...query, cursor } } })),
+  );
   function go(changes: Record<string, string>) {
     const next = new URLSearchParams(params.toString());
     for (const [k, v] of Object.entries(changes)) {
@@ -63,7 +52,6 @@ export function InboundAdmin() {
     e.preventDefault();
     go({ q: search.trim() });
   }
-  const items = [...(list.data ?? []), ...more];
 
   return (
     <div>
@@ -91,53 +79,45 @@ export function InboundAdmin() {
           </button>
         ))}
       </div>
-      {list.error ? (
-        <ErrorNotice error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data === undefined ? (
-        <Skeleton />
-      ) : items.length === 0 ? (
-        <EmptyState title={t("mail.empty")} icon="inbox" />
-      ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="inbound-table">
-            <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-              <tr>
-                <th className="px-3 py-2">{t("mail.received")}</th>
-                <th className="px-3 py-2">{t("mail.from")}</th>
-                <th className="px-3 py-2">{t("mail.subject")}</th>
-                <th className="px-3 py-2">{t("common.status")}</th>
-                <th className="px-3 py-2">{t("mail.reason")}</th>
-                <th className="px-3 py-2 text-right">{t("mail.size")}</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {items.map((m) => (
-                <tr key={m.id} className="hover:bg-slate-50" data-testid="inbound-row">
-                  <td className="whitespace-nowrap px-3 py-2 text-xs" title={formatDateTime(m.received_at)}>
-                    {formatRelative(m.received_at)}
-                  </td>
-                  <td className="max-w-48 truncate px-3 py-2 text-xs">{m.from_address || m.mail_from || "—"}</td>
-                  <td className="max-w-md px-3 py-2">
-                    <Link href={`/admin/mail/${m.id}`} className="block truncate font-medium hover:text-brand-700">
-                      {m.subject || "(no subject)"}
-                    </Link>
-                  </td>
-                  <td className="px-3 py-2">
-                    <InboundStatusBadge status={m.status} />
-                  </td>
-                  <td className="max-w-xs truncate px-3 py-2 text-xs text-slate-600">{m.reason ?? "—"}</td>
-                  <td className="whitespace-nowrap px-3 py-2 text-right text-xs tabular-nums">{formatBytes(m.raw_size)}</td>
+      <ListStates items={list.items} error={list.error} onRetry={() => void list.refetch()} empty={<EmptyState title={t("mail.empty")} icon="inbox" />}>
+        {(items) => (
+          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+            <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="inbound-table">
+              <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th className="px-3 py-2">{t("mail.received")}</th>
+                  <th className="px-3 py-2">{t("mail.from")}</th>
+                  <th className="px-3 py-2">{t("mail.subject")}</th>
+                  <th className="px-3 py-2">{t("common.status")}</th>
+                  <th className="px-3 py-2">{t("mail.reason")}</th>
+                  <th className="px-3 py-2 text-right">{t("mail.size")}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {cursor && (
-        <div className="mt-4 text-center">
-          <Button onClick={() => void loadMore()}>{t("queue.loadMore")}</Button>
-        </div>
-      )}
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {items.map((m) => (
+                  <tr key={m.id} className="hover:bg-slate-50" data-testid="inbound-row">
+                    <td className="whitespace-nowrap px-3 py-2 text-xs" title={formatDateTime(m.received_at)}>
+                      {formatRelative(m.received_at)}
+                    </td>
+                    <td className="max-w-48 truncate px-3 py-2 text-xs">{m.from_address || m.mail_from || "—"}</td>
+                    <td className="max-w-md px-3 py-2">
+                      <Link href={`/admin/mail/${m.id}`} className="block truncate font-medium hover:text-brand-700">
+                        {m.subject || "(no subject)"}
+                      </Link>
+                    </td>
+                    <td className="px-3 py-2">
+                      <InboundStatusBadge status={m.status} />
+                    </td>
+                    <td className="max-w-xs truncate px-3 py-2 text-xs text-slate-600">{m.reason ?? "—"}</td>
+                    <td className="whitespace-nowrap px-3 py-2 text-right text-xs tabular-nums">{formatBytes(m.raw_size)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListStates>
+      <LoadMore list={list} />
     </div>
   );
 }

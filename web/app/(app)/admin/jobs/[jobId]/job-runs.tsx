@@ -3,11 +3,10 @@
 import Link from "next/link";
 import { useState } from "react";
 import { JobStatusBadge } from "@/components/admin/job-status";
-import { Button, EmptyState, ErrorNotice, PageHeader, Select, Skeleton } from "@/components/ui";
+import { EmptyState, ListStates, LoadMore, PageHeader, Select } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
-import type { JobRun } from "@/lib/api/types";
 import { useI18n, type MessageKey } from "@/lib/i18n";
-import { useQuery } from "@/lib/query";
+import { usePaged } from "@/lib/paged";
 
 const RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"] as const;
 type RunStatus = (typeof RUN_STATUSES)[number];
@@ -15,26 +14,14 @@ type RunStatus = (typeof RUN_STATUSES)[number];
 export function JobRuns({ jobId }: { jobId: string }) {
   const { t, formatDateTime, formatRelative } = useI18n();
   const [status, setStatus] = useState("");
-  const [more, setMore] = useState<JobRun[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const path = { job_id: jobId };
-  const runs = useQuery(`runs-${jobId}-${status}`, async () => {
-    const page = await unwrap(
-      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: (status || undefined) as RunStatus | undefined } } }),
-    );
-    setMore([]);
-    setCursor(page.next_cursor);
-    return page.items;
-  });
-  async function loadMore() {
-    if (!cursor) return;
-    const page = await unwrap(
-      api().GET("/api/v1/admin/jobs/{job_id}/runs", { params: { path, query: { status: (status || undefined) as RunStatus | undefined, cursor } } }),
-    );
-    setMore((l) => [...l, ...page.items]);
-    setCursor(page.next_cursor);
-  }
-  const items = [...(runs.data ?? []), ...more];
+  const list = usePaged(`runs-${jobId}-${status}`, (cursor: string | null) =>
+    unwrap(
+      api().GET("/api/v1/admin/jobs/{job_id}/runs", {
+        params: { path, query: { status: (status || undefined) as RunStatus | undefined, cursor } },
+      }),
+    ),
+  );
   return (
     <div>
       <Link href="/admin/jobs" className="text-sm text-slate-500 hover:text-slate-800">
@@ -57,55 +44,47 @@ export function JobRuns({ jobId }: { jobId: string }) {
           </Select>
         }
       />
-      {runs.error ? (
-        <ErrorNotice error={runs.error} onRetry={() => void runs.refetch()} />
-      ) : runs.data === undefined ? (
-        <Skeleton />
-      ) : items.length === 0 ? (
-        <EmptyState title={t("jobs.runsEmpty")} icon="clock" />
-      ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="runs-table">
-            <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
-              <tr>
-                <th className="px-3 py-2">#</th>
-                <th className="px-3 py-2">{t("jobs.startedAt")}</th>
-                <th className="px-3 py-2">{t("jobs.trigger")}</th>
-                <th className="px-3 py-2">{t("common.status")}</th>
-                <th className="px-3 py-2">{t("jobs.duration")}</th>
-                <th className="px-3 py-2">{t("jobs.summary")}</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {items.map((run) => (
-                <tr key={run.id} data-testid="run-row">
-                  <td className="px-3 py-2">
-                    <Link href={`/admin/jobs/runs/${run.id}`} className="font-medium text-brand-700 hover:underline">
-                      {run.id}
-                    </Link>
-                  </td>
-                  <td className="px-3 py-2 text-xs" title={formatDateTime(run.started_at)}>
-                    {formatRelative(run.started_at)}
-                  </td>
-                  <td className="px-3 py-2 text-xs">{t(`jobTrigger.${run.trigger}` as MessageKey)}</td>
-                  <td className="px-3 py-2">
-                    <JobStatusBadge status={run.status} />
-                  </td>
-                  <td className="px-3 py-2 text-xs tabular-nums">{run.duration_ms != null ? `${run.duration_ms} ms` : "—"}</td>
-                  <td className="max-w-md truncate px-3 py-2 font-mono text-xs text-slate-600">
-                    {run.error ? <span className="text-red-600">{run.error.split("\n")[0]}</span> : JSON.stringify(run.summary ?? {})}
-                  </td>
+      <ListStates items={list.items} error={list.error} onRetry={() => void list.refetch()} empty={<EmptyState title={t("jobs.runsEmpty")} icon="clock" />}>
+        {(items) => (
+          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+            <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="runs-table">
+              <thead className="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th className="px-3 py-2">#</th>
+                  <th className="px-3 py-2">{t("jobs.startedAt")}</th>
+                  <th className="px-3 py-2">{t("jobs.trigger")}</th>
+                  <th className="px-3 py-2">{t("common.status")}</th>
+                  <th className="px-3 py-2">{t("jobs.duration")}</th>
+                  <th className="px-3 py-2">{t("jobs.summary")}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {cursor && (
-        <div className="mt-4 text-center">
-          <Button onClick={() => void loadMore()}>{t("queue.loadMore")}</Button>
-        </div>
-      )}
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {items.map((run) => (
+                  <tr key={run.id} data-testid="run-row">
+                    <td className="px-3 py-2">
+                      <Link href={`/admin/jobs/runs/${run.id}`} className="font-medium text-brand-700 hover:underline">
+                        {run.id}
+                      </Link>
+                    </td>
+                    <td className="px-3 py-2 text-xs" title={formatDateTime(run.started_at)}>
+                      {formatRelative(run.started_at)}
+                    </td>
+                    <td className="px-3 py-2 text-xs">{t(`jobTrigger.${run.trigger}` as MessageKey)}</td>
+                    <td className="px-3 py-2">
+                      <JobStatusBadge status={run.status} />
+                    </td>
+                    <td className="px-3 py-2 text-xs tabular-nums">{run.duration_ms != null ? `${run.duration_ms} ms` : "—"}</td>
+                    <td className="max-w-md truncate px-3 py-2 font-mono text-xs text-slate-600">
+                      {run.error ? <span className="text-red-600">{run.error.split("\n")[0]}</span> : JSON.stringify(run.summary ?? {})}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListStates>
+      <LoadMore list={list} />
     </div>
   );
 }
