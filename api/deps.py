@@ -29,7 +29,10 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs when the endpoint returns, before the response is sent.
+# (A `yield` dependency defaults to scope "request", whose exit runs after the response: a client
+# could act on a 201 before its row was committed, or get a 201 for a commit that then failed.)
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def _bearer_token(request: Request) -> str | None:

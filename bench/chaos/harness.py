@@ -155,6 +155,8 @@ class Service:
     env: dict[str, str]
     workdir: Path
     port: int | None = None
+    program: list[str] | None = None  # another command than `python -m servicedesk` (the web)
+    cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     kills: int = 0
@@ -162,11 +164,11 @@ class Service:
 
     @property
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "servicedesk", *self.args]
+        return [*(self.program or [sys.executable, "-m", "servicedesk"]), *self.args]
 
     @property
     def command(self) -> str:
-        return "python -m servicedesk " + shlex.join(self.args)
+        return shlex.join(self.argv)
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
@@ -175,7 +177,11 @@ class Service:
         self.log_paths.append(log)
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT
+                self.argv,
+                env=self.env,
+                cwd=self.cwd or self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
