@@ -35,9 +35,15 @@ def _now() -> datetime:
 
 
 async def count(session: AsyncSession, limit: Limit, subject: str) -> int:
+    """Events in the current window plus the previous one. Counting only the current window would
+    let a burst straddling a boundary through twice over, and would forget five failed logins made
+    a second before the window turned."""
+    current = limit.window_start(_now())
+    previous = current - timedelta(seconds=limit.window_seconds)
+    key = limit.key(subject)
     return await repository.read_counter(
-        session, key=limit.key(subject), window_start=limit.window_start(_now())
-    )
+        session, key=key, window_start=current
+    ) + await repository.read_counter(session, key=key, window_start=previous)
 
 
 async def hit(session: AsyncSession, limit: Limit, subject: str) -> int:
@@ -57,7 +63,9 @@ async def ensure_below(session: AsyncSession, limit: Limit, subject: str) -> Non
 
 async def hit_or_refuse(session: AsyncSession, limit: Limit, subject: str) -> None:
     """Count one event and refuse it (RateLimited) if it goes past the limit."""
-    if await hit(session, limit, subject) > limit.max_count:
+    previous = limit.window_start(_now()) - timedelta(seconds=limit.window_seconds)
+    earlier = await repository.read_counter(session, key=limit.key(subject), window_start=previous)
+    if await hit(session, limit, subject) + earlier > limit.max_count:
         raise RateLimited("too many requests", detail="too many requests; try again later")
 
 
