@@ -96,3 +96,40 @@ def test_admin_releases_a_quarantined_mail_from_the_mail_log(new_page, system, t
     page.get_by_test_id("release").click()
     expect(page.locator("main")).to_contain_text(re.compile("처리됨"), timeout=30_000)
     expect(page.locator("main").get_by_role("link", name=re.compile(r"^#\d+"))).to_be_visible()
+
+
+def test_sla_policy_made_in_admin_drives_the_ticket_countdown(new_page, system) -> None:
+    marker = uuid.uuid4().hex[:6]
+    admin = new_page()
+    sign_in(admin, ADMIN)
+    admin.goto("/admin/sla")
+    admin.get_by_role("button", name="정책 추가").first.click()
+    admin.get_by_label("이름", exact=True).fill(f"긴급 {marker}")
+    admin.get_by_label("우선순위", exact=True).select_option("urgent")
+    admin.get_by_label("첫 응답 (분)").fill("30")
+    admin.get_by_label("해결 (분)").fill("240")
+    admin.get_by_role("button", name="저장").click()
+    expect(admin.get_by_test_id("admin-table")).to_contain_text(f"긴급 {marker}")
+    screenshot(admin, "admin-sla-policy")
+
+    with system.api(AGENT) as api:
+        created = api.post(
+            "/tickets",
+            json={
+                "subject": f"서버실 정전 {marker}",
+                "body": "서버실 전원이 나갔습니다.",
+                "priority": "urgent",
+                "attachment_ids": [],
+            },
+        )
+        created.raise_for_status()
+        ticket = created.json()
+    assert ticket["first_response_due_at"], ticket
+
+    agent = new_page()
+    sign_in(agent, AGENT)
+    agent.goto(f"/tickets/{ticket['id']}")
+    countdowns = agent.get_by_test_id("sla-countdown")
+    expect(countdowns.first).to_contain_text("첫 응답")
+    expect(countdowns.first).to_contain_text(re.compile("남음|초과"))
+    screenshot(agent, "agent-ticket-sla")
