@@ -21,7 +21,6 @@ from core.errors import Invalid
 from core.models import (
     Attachment,
     Comment,
-    Team,
     Ticket,
     TicketEvent,
     TicketPriority,
@@ -63,8 +62,8 @@ class TicketFilters:
 @dataclass
 class TicketPage:
     tickets: list[Ticket]
-    users: dict[int, User]
-    teams: dict[int, Team]
+    users: dict[int, repo.PersonRow]
+    teams: dict[int, repo.TeamRow]
     comment_counts: dict[int, int]
     attachment_counts: dict[int, int]
     next_cursor: str | None
@@ -74,8 +73,8 @@ class TicketPage:
 @dataclass
 class TicketDetail:
     ticket: Ticket
-    users: dict[int, User]
-    teams: dict[int, Team]
+    users: dict[int, repo.PersonRow]
+    teams: dict[int, repo.TeamRow]
     participants: list[User]
     attachments: list[Attachment]
     comment_count: int
@@ -235,12 +234,10 @@ def _conditions(user: User, filters: TicketFilters, at: datetime) -> list[Column
 
 async def _decorate(
     session: AsyncSession, tickets: list[Ticket], *, include_internal: bool
-) -> tuple[dict[int, User], dict[int, Team], dict[int, int], dict[int, int]]:
-    ids = [t.id for t in tickets]
-    user_ids = {t.requester_id for t in tickets} | {t.assignee_id for t in tickets if t.assignee_id}
-    users = await repo.users_by_id(session, user_ids)
-    teams = await repo.teams_by_id(session, {t.team_id for t in tickets if t.team_id})
-    counts = await repo.thread_counts(session, ids, include_internal=include_internal)
+) -> tuple[dict[int, repo.PersonRow], dict[int, repo.TeamRow], dict[int, int], dict[int, int]]:
+    users, teams, counts = await repo.page_context(
+        session, [t.id for t in tickets], include_internal=include_internal
+    )
     comments = {ticket_id: c for ticket_id, (c, _) in counts.items()}
     attachments = {ticket_id: a for ticket_id, (_, a) in counts.items()}
     return users, teams, comments, attachments

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -171,13 +171,30 @@ async def teams_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Team]:
     return {t.id: t for t in rows}
 
 
-async def thread_counts(
+class PersonRow(NamedTuple):
+    """The few fields of a user a ticket list shows (cheaper than an ORM User per row)."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+
+
+class TeamRow(NamedTuple):
+    id: int
+    name: str
+
+
+async def page_context(
     session: AsyncSession, ticket_ids: list[int], *, include_internal: bool
-) -> dict[int, tuple[int, int]]:
-    """(comments, attachments) per ticket that its reader may see, in one round trip."""
+) -> tuple[dict[int, PersonRow], dict[int, TeamRow], dict[int, tuple[int, int]]]:
+    """What a page of tickets shows besides the tickets, in ONE round trip: requester and
+    assignee (id, name, email, role), team (id, name), and the comments and files its reader may
+    see."""
     if not ticket_ids:
-        return {}
+        return {}, {}, {}
     ids = func.unnest(literal(ticket_ids, ARRAY(BigInteger))).table_valued("id").render_derived()
+    requester, assignee = aliased(User), aliased(User)
     comments = select(func.count()).where(Comment.ticket_id == ids.c.id)
     files = select(func.count()).where(
         Attachment.ticket_id == ids.c.id, Attachment.status == AttachmentStatus.stored.value
@@ -190,10 +207,39 @@ async def thread_counts(
                 Comment.visibility != Visibility.public.value,
             )
         )
-    rows = await session.execute(
-        select(ids.c.id, comments.scalar_subquery(), files.scalar_subquery())
+    statement = select(
+        ids.c.id,
+        requester.id,
+        requester.name,
+        requester.email,
+        requester.role,
+        assignee.id,
+        assignee.name,
+        assignee.email,
+        assignee.role,
+        Team.id,
+        Team.name,
+        comments.scalar_subquery(),
+        files.scalar_subquery(),
+    ).select_from(
+        ids.join(Ticket, Ticket.id == ids.c.id)
+        .join(requester, requester.id == Ticket.requester_id)
+        .outerjoin(assignee, assignee.id == Ticket.assignee_id)
+        .outerjoin(Team, Team.id == Ticket.team_id)
     )
-    return {ticket_id: (c, a) for ticket_id, c, a in rows}
+    users: dict[int, PersonRow] = {}
+    teams: dict[int, TeamRow] = {}
+    counts: dict[int, tuple[int, int]] = {}
+    for row in await session.execute(statement):
+        (ticket_id, r_id, r_name, r_email, r_role, a_id, a_name, a_email, a_role) = row[:9]
+        team_id, team_name, comment_count, file_count = row[9:]
+        users.setdefault(r_id, PersonRow(r_id, r_name, r_email, r_role))
+        if a_id is not None:
+            users.setdefault(a_id, PersonRow(a_id, a_name, a_email, a_role))
+        if team_id is not None:
+            teams.setdefault(team_id, TeamRow(team_id, team_name))
+        counts[ticket_id] = (comment_count, file_count)
+    return users, teams, counts
 
 
 def _visible_attachments(include_internal: bool) -> Any:
