@@ -375,7 +375,8 @@ async def token_attacks(target: Target) -> list[Check]:
                             response = await client.get(url, headers={"Authorization": value})
                         else:
                             client.cookies.clear()
-                            response = await client.get(url, cookies={"sd_session": token})
+                            client.cookies.set("sd_session", token)
+                            response = await client.get(url)
                             client.cookies.clear()
                         got = str(response.status_code)
                     except httpx.HTTPError as exc:

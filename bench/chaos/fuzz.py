@@ -140,7 +140,8 @@ async def fuzz_pipeline(
                 claimed = await service.claim_batch(session, settings=settings, limit=BATCH)
             if not claimed:
                 break
-            for message_id, attempt in claimed:
+            for claim in claimed:
+                message_id, attempt = claim[0], claim[1]  # (id, attempt, ...) whatever the shape
                 try:
                     async with db.session_scope() as session:
                         await service.process_claimed(

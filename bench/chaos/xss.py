@@ -204,17 +204,24 @@ async def chromium() -> Iterator[Any]:  # type: ignore[misc]
             await browser.close()
 
 
-async def render_fragments(browser: Any, fragments: dict[str, str], watcher: Watcher) -> None:
-    """Each fragment as the body of a page of its own, with no sandbox and no CSP: the stored
-    HTML has to be harmless by itself."""
+async def render_fragments(
+    browser: Any, fragments: dict[str, str], watcher: Watcher, *, per_page: int = 1
+) -> None:
+    """Fragments as the body of a page, with no sandbox and no CSP: stored HTML has to be
+    harmless by itself. `per_page` > 1 puts several (well-formed, e.g. sanitised) fragments in
+    one page, each in its own <section>; raw vectors need a page each (an unclosed tag in one
+    would swallow the next)."""
     context = await browser.new_context(java_script_enabled=True)
+    items = list(fragments.items())
     try:
-        for name, fragment in fragments.items():
+        for start in range(0, len(items), per_page):
+            group = items[start : start + per_page]
+            name = group[0][0] if len(group) == 1 else f"{group[0][0]} .. {group[-1][0]}"
+            body = "".join(f"<section>{fragment}</section>" for _, fragment in group)
             page = await context.new_page()
             watcher.attach(page, name)
             await page.set_content(
-                f"<!doctype html><html><head><meta charset=utf-8></head><body>{fragment}"
-                "</body></html>",
+                f"<!doctype html><html><head><meta charset=utf-8></head><body>{body}</body></html>",
                 wait_until="load",
             )
             await watcher.settle(page, name)

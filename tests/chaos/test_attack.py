@@ -38,10 +38,12 @@ async def test_stored_mail_html_runs_no_script_in_chromium(
     async with xss.chromium() as browser:
         # The raw vectors do run in the same bare page: the watcher can see a script run.
         await xss.render_fragments(browser, {v.id: v.payload for v in vectors[:8]}, control)
-        await xss.render_fragments(browser, {f"comment {i}": h for i, h in stored}, watcher)
+        await xss.render_fragments(
+            browser, {f"comment {i}": h for i, h in stored}, watcher, per_page=10
+        )
     assert control.executed >= 3, control.fired
     assert watcher.executed == 0, watcher.fired
-    assert watcher.pages == len(vectors)
+    assert watcher.pages == -(-len(vectors) // 10)
 
 
 async def test_api_refuses_injection_forged_tokens_and_other_peoples_things(
@@ -68,7 +70,7 @@ async def test_api_refuses_injection_forged_tokens_and_other_peoples_things(
         await api_attacks.arrange(target)
 
         injected = await api_attacks.injection(
-            target, payloads=api_attacks.INJECTION[:14], only_path="/api/v1/tickets"
+            target, payloads=api_attacks.INJECTION[:12], only_path="/api/v1/tickets"
         )
         assert injected.requests > 300
         assert not injected.server_errors, injected.server_errors[:3]
