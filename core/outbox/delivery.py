@@ -126,10 +126,16 @@ async def message_bytes(
     """The message as the relay receives it. A comment's public files are attached when small
     (up to ATTACH_MAX_BYTES each, ATTACH_TOTAL_MAX_BYTES together) and linked otherwise; the
     links go to the API's permission-checked download."""
+    files = (
+        await repository.public_attachments(conn, comment_id=row.comment_id)
+        if row.comment_id is not None
+        else []
+    )
+    if not files and row.raw is not None:
+        return row.raw  # written at enqueue time
     attachments: list[compose.MailAttachment] = []
     extra_text = extra_html = None
-    if row.comment_id is not None:
-        files = await repository.public_attachments(conn, comment_id=row.comment_id)
+    if files:
         attached: list[dict[str, Any]] = []
         linked: list[dict[str, Any]] = []
         total = 0
@@ -151,10 +157,9 @@ async def message_bytes(
             attachments.append(compose.MailAttachment(file.filename, file.content_type, data))
             attached.append(_attachment_meta(file))
             total += file.size
-        if files:
-            extra_text, extra_html = rendering.render_attachments(
-                row.locale, attached=attached, linked=linked
-            )
+        extra_text, extra_html = rendering.render_attachments(
+            row.locale, attached=attached, linked=linked
+        )
     return compose.message_bytes(
         from_address=row.from_address,
         to=row.headers.get("To") or row.recipient,

@@ -225,7 +225,7 @@ _CLAIM = text(
     WHERE o.id = due.id
     RETURNING o.id, o.status, o.kind, o.ticket_id, o.comment_id, o.locale, o.recipient,
               o.from_address, o.reply_to,
-              o.subject, o.message_id, o.headers, o.body_text, o.body_html, o.created_at,
+              o.subject, o.message_id, o.headers, o.body_text, o.body_html, o.raw, o.created_at,
               o.attempts, o.locked_until,
               (SELECT u.bouncing_since FROM users u WHERE u.email = o.recipient::citext)
                   AS bouncing_since,
@@ -299,6 +299,7 @@ class ClaimedEmail:
     headers: dict[str, Any]
     body_text: str
     body_html: str | None
+    raw: bytes | None
     created_at: datetime
     attempts: int
     locked_until: datetime | None

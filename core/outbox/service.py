@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any
@@ -28,8 +29,8 @@ from core.config import Settings, get_settings
 from core.errors import Conflict, NotFound
 from core.mail.tokens import make_message_id, make_reply_token, reply_address, split_plus_address
 from core.models import Comment, OutboundEmail, OutboundStatus, Ticket, User
+from core.outbox import compose, repository
 from core.outbox import render as rendering
-from core.outbox import repository
 
 # Zammad's per ticket-and-recipient ladder: (window in minutes, most mails allowed in it).
 TICKET_LADDER: tuple[tuple[int, int], ...] = ((10, 10), (30, 15), (60, 25), (180, 50), (600, 100))
@@ -226,6 +227,23 @@ async def enqueue(
     reason = await _suppression_reason(
         session, kind=kind, recipient=recipient, address=address, ticket=ticket, settings=settings
     )
+    sender = from_address(settings, from_name)
+    subject = rendered.subject[:MAX_SUBJECT_CHARS]
+    message_id = make_message_id(
+        ticket_id=ticket.id if ticket else 0, domain=message_domain(settings)
+    )
+    # Written once, here: the sender sends these bytes as they are (a comment's files aside).
+    raw = compose.message_bytes(
+        from_address=sender,
+        to=headers["To"],
+        subject=subject,
+        message_id=message_id,
+        date=datetime.now(UTC),
+        reply_to=reply_to,
+        headers={k: v for k, v in headers.items() if k != "To"},
+        text=rendered.text,
+        html=rendered.html,
+    )
     row = await repository.insert_email(
         session,
         {
@@ -235,15 +253,14 @@ async def enqueue(
             "comment_id": comment.id if comment else None,
             "recipient": address,
             "locale": locale,
-            "from_address": from_address(settings, from_name),
+            "from_address": sender,
             "reply_to": reply_to,
-            "subject": rendered.subject[:MAX_SUBJECT_CHARS],
-            "message_id": make_message_id(
-                ticket_id=ticket.id if ticket else 0, domain=message_domain(settings)
-            ),
+            "subject": subject,
+            "message_id": message_id,
             "headers": headers,
             "body_text": rendered.text,
             "body_html": rendered.html,
+            "raw": raw,
             "status": OutboundStatus.suppressed.value if reason else OutboundStatus.queued.value,
             "last_error": reason,
         },
