@@ -60,6 +60,13 @@ def machine() -> dict[str, str]:
     }
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -260,6 +267,7 @@ class Report:
     title: str
     lines: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    load_at_start: str = field(default_factory=lambda: load_average())
 
     def add(self, line: str = "") -> None:
         self.lines.append(line)
@@ -282,6 +290,8 @@ class Report:
             f"- commit: {git_head()}",
             f"- command: `{command}` (from the repository root)",
             f"- wall time: {time.monotonic() - self.started:.0f} s",
+            f"- load average at start / end: {self.load_at_start} / {load_average()} "
+            "(the machine is shared with other work: figures are what this run saw)",
             f"- verdict: **{verdict}**",
             "",
             "```",

@@ -86,6 +86,9 @@ def build_mails(
 class LoadResult:
     accepted: dict[int, str] = field(default_factory=dict)  # index -> the 250 text
     latencies: list[float] = field(default_factory=list)  # seconds, DATA transaction -> 250
+    # Paced runs: seconds from the moment a mail was due to be sent until its 250 (includes any
+    # wait for a free connection, so a slow gateway cannot hide behind a slow client).
+    since_due: list[float] = field(default_factory=list)
     attempts: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     bounced: dict[int, str] = field(default_factory=dict)  # 5xx answers
@@ -176,7 +179,7 @@ class SmtpLoad:
                         self._retry(mail, f"connect: {type(exc).__name__}")
                         await asyncio.sleep(self.retry_delay)
                         continue
-                ok = await self._send(client, mail)
+                ok = await self._send(client, mail, due)
                 sent_on_connection += 1
                 if not ok:
                     await _close(client)
@@ -189,7 +192,7 @@ class SmtpLoad:
         self.result.failures[reason] += 1
         self._queue.put_nowait((0.0, mail))
 
-    async def _send(self, client: aiosmtplib.SMTP, mail: Mail) -> bool:
+    async def _send(self, client: aiosmtplib.SMTP, mail: Mail, due: float = 0.0) -> bool:
         self.result.attempts += 1
         began = time.monotonic()
         try:
@@ -213,7 +216,10 @@ class SmtpLoad:
             return False
         self.result.codes_by_phase[f"{self.phase} 250"] += 1
         self.result.accepted[mail.index] = response
-        self.result.latencies.append(time.monotonic() - began)
+        finished = time.monotonic()
+        self.result.latencies.append(finished - began)
+        if due and self.rate:
+            self.result.since_due.append(finished - due)
         return True
 
 

@@ -68,9 +68,17 @@ def elapsed_at(ticket: Ticket, calendar: WorkCalendar, now: datetime) -> int:
     return elapsed
 
 
+def whole_second(moment: datetime) -> datetime:
+    """Clock segments start on whole seconds. `between` counts whole seconds, so a fraction at a
+    segment's start was lost at every fold and the due times crept later: an unchanged deadline
+    looked new after a retarget, and its reminder went out a second time."""
+    return moment.replace(microsecond=0)
+
+
 def fold(ticket: Ticket, calendar: WorkCalendar, now: datetime) -> None:
     """Move the running segment's business time into the elapsed counter; restart it at `now`."""
     if ticket.sla_clock_started_at is not None:
+        now = whole_second(now)
         ticket.sla_elapsed_business_seconds = elapsed_at(ticket, calendar, now)
         ticket.sla_clock_started_at = now
 
@@ -148,7 +156,7 @@ def start(ticket: Ticket, targets: Targets | None, now: datetime) -> None:
     """A new ticket: the clock starts (even without a policy, so one matched later is fair)."""
     ticket.sla_policy_id = targets.policy_id if targets else None
     ticket.sla_elapsed_business_seconds = 0
-    ticket.sla_clock_started_at = now
+    ticket.sla_clock_started_at = whole_second(now)
     ticket.sla_paused_at = None
     ticket.first_response_breached_at = None
     ticket.resolution_breached_at = None
@@ -193,7 +201,7 @@ def resume(ticket: Ticket, targets: Targets | None, now: datetime) -> None:
     """Back from pending (or reopened): the clock continues from the time already consumed."""
     ticket.sla_paused_at = None
     if not is_running(ticket):
-        ticket.sla_clock_started_at = now
+        ticket.sla_clock_started_at = whole_second(now)
     if targets is not None:
         project(ticket, targets, now)
     next_check(ticket, targets)
