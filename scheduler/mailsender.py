@@ -166,7 +166,7 @@ async def run_sender(
     return totals
 
 
-async def serve_sender(settings: Settings, *, lanes: int = 4) -> None:
+async def serve_sender(settings: Settings, *, lanes: int = 8) -> None:
     """`servicedesk mailsender`: the sender alone until SIGTERM/SIGINT (in-flight mail finished)."""
     import signal
 

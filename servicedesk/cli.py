@@ -156,7 +156,7 @@ def _logging(settings) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def mailsender(
-    lanes: Annotated[int, typer.Option(help="concurrent SMTP connections")] = 4,
+    lanes: Annotated[int, typer.Option(help="concurrent SMTP connections")] = 8,
 ) -> None:
     """Only the outbound mail sender (the scheduler also runs one); every replica may run it."""
     from scheduler.mailsender import serve_sender

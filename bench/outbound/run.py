@@ -2,7 +2,7 @@
 
 One command (from the repository root):
 
-    .venv/bin/python bench/outbound/run.py            # --count 5000 --lanes 4 --sink auto
+    .venv/bin/python bench/outbound/run.py            # --count 5000 --lanes 8 --sink auto
 
 What it does, all on 127.0.0.1:
 1. a throwaway database on TEST_DATABASE_URL's server (default postgres@127.0.0.1:5432), migrated;
@@ -277,7 +277,7 @@ async def main(args: argparse.Namespace) -> None:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--lanes", type=int, default=4)
+    parser.add_argument("--lanes", type=int, default=8)
     parser.add_argument("--sink", choices=["auto", "smtp-sink", "aiosmtpd"], default="auto")
     args = parser.parse_args()
     server = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER)

@@ -43,7 +43,7 @@ ATTACH_TOTAL_MAX_BYTES = 5 * 1024 * 1024
 
 @dataclass(frozen=True)
 class SenderOptions:
-    lanes: int = 4  # concurrent SMTP connections per sender process
+    lanes: int = 8  # concurrent SMTP connections per sender process
     batch_size: int = 25
     lease_seconds: float = 300.0  # a dead sender's rows are taken over after this
     retry_base_seconds: float = 60.0  # 1 min, 2, 4, 8 ... capped at retry_max_seconds
