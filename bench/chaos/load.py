@@ -176,14 +176,23 @@ async def api_step(
 
 
 async def run_load(
-    cfg: LoadConfig, *, server: str | None = None, keep_db: bool = False, log=print
+    cfg: LoadConfig,
+    *,
+    server: str | None = None,
+    database_url: str | None = None,
+    keep_db: bool = False,
+    log=print,
 ) -> LoadResult:
+    """On a fresh database on `server`, or on `database_url` (migrated and empty: the tests')."""
     result = LoadResult()
-    database_url = harness.create_database(server, prefix="sd_chaos_load")
+    own_database = database_url is None
+    if database_url is None:
+        database_url = harness.create_database(server, prefix="sd_chaos_load")
     work = harness.workdir("load")
     services: list[harness.Service] = []
     try:
-        await asyncio.to_thread(harness.migrate, database_url)
+        if own_database:
+            await asyncio.to_thread(harness.migrate, database_url)
         await peers.create_users(database_url)
         api_port, smtp_port = harness.free_port(), harness.free_port()
         api_url = f"http://127.0.0.1:{api_port}"
@@ -262,7 +271,7 @@ async def run_load(
     finally:
         for service in services:
             service.stop()
-        if not keep_db:
+        if own_database and not keep_db:
             harness.drop_database(database_url)
 
 
