@@ -47,7 +47,8 @@ class CrashConfig:
     worker_workers: int = 4
     max_seconds: float = 1800.0
     kill_after_accept_seconds: float = 30.0  # keep killing workers while the queue drains
-    max_kills: int | None = None  # stop killing after this many kill rounds (tests)
+    max_kills: int | None = None  # exactly this many kill rounds (tests)
+    rate: float | None = None  # mails/s offered; None: as fast as the connections go
     drain_stall_seconds: float = 120.0  # give up when the queue stops shrinking this long
 
 
@@ -164,17 +165,23 @@ async def run_crash(
 
         stop_killing = asyncio.Event()
         killer = asyncio.create_task(_killer([gateway, worker], rng, cfg, stop_killing, result))
-        load = SmtpLoad(port, mails, connections=cfg.connections, max_seconds=cfg.max_seconds)
+        load = SmtpLoad(
+            port, mails, connections=cfg.connections, max_seconds=cfg.max_seconds, rate=cfg.rate
+        )
         started = time.monotonic()
         outcome = await load.run()
         result.accept_seconds = time.monotonic() - started
         log(f"  load done in {result.accept_seconds:.0f} s; killing on while the queue drains")
 
-        # Keep killing while the pipeline works through the backlog, then let it finish.
-        await harness.until_async(
-            lambda: queue_depth(database_url, after_id=baseline) == 0,
-            seconds=cfg.kill_after_accept_seconds,
-        )
+        # Keep killing while the pipeline works through the backlog, then let it finish. With
+        # max_kills (the tests), every round is made, even after the queue has emptied.
+        if cfg.max_kills is not None:
+            await killer
+        else:
+            await harness.until_async(
+                lambda: queue_depth(database_url, after_id=baseline) == 0,
+                seconds=cfg.kill_after_accept_seconds,
+            )
         stop_killing.set()
         await killer
         for service in (gateway, worker):

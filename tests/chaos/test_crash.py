@@ -17,9 +17,10 @@ async def test_sigkilled_gateway_and_worker_lose_and_duplicate_nothing(
         n=100,
         connections=8,
         seed=7,
-        min_gap=1.0,
-        max_gap=2.0,
-        max_kills=3,
+        min_gap=0.5,
+        max_gap=1.5,
+        max_kills=4,
+        rate=40,  # 2.5 s of sending: the first kills land while mail is arriving
         lease_seconds=5,
         kill_after_accept_seconds=0,
         drain_stall_seconds=60,
@@ -28,7 +29,7 @@ async def test_sigkilled_gateway_and_worker_lose_and_duplicate_nothing(
     result = await run_crash(cfg, database_url=database_url, log=lambda *_: None)
     ledger = result.ledger
     assert not result.unexpected_exits, result.unexpected_exits[0]
-    assert sum(result.kills.values()) >= 3, result.kills
+    assert sum(result.kills.values()) >= 4 and result.kills["mailgateway"] >= 1, result.kills
     assert ledger.accepted == 100 and result.bounced == 0, (ledger.accepted, result.bounced)
     assert ledger.missing == 0, ledger.examples
     assert ledger.duplicates == 0, ledger.examples
