@@ -192,7 +192,7 @@ async def run_abuse(
             # Anything still buffered (a second reply) means the server saw two transactions.
             extra = b""
             with contextlib.suppress(TimeoutError):
-                extra = await asyncio.wait_for(client.reader.read(4096), 1.0)
+                extra = await asyncio.wait_for(client.reader.read(4096), 0.5)
             await client.close()
             replies = f"{code} {text}" + (f" + {extra[:120]!r}" if extra else "")
             if code != 250 or extra.strip():

@@ -209,7 +209,9 @@ def _clean_addresses(addresses: list[Address]) -> list[Address]:
     seen: set[str] = set()
     for address in addresses:
         addr = address.email.strip().strip("<>").strip()
-        if not addr or any(ch.isspace() for ch in addr) or addr.lower() in seen:
+        # Whitespace or a control character (NUL above all: PostgreSQL text cannot hold it)
+        # means the address is not usable, whatever the parser made of it.
+        if not addr or any(ch.isspace() or ch < " " for ch in addr) or addr.lower() in seen:
             continue
         seen.add(addr.lower())
         # NUL never reaches PostgreSQL text (a display name of "\x00" made the user insert fail).

@@ -58,6 +58,21 @@ def mailbox(display_name: str, address: str) -> str:
     return str(Address(display_name=display_name, addr_spec=address))
 
 
+def deliverable_address(address: str) -> str | None:
+    """`address` as a 7-bit relay takes it: an internationalised domain in IDNA (punycode).
+    None when the local part is not ASCII: that needs SMTPUTF8 all the way, which the relay
+    path does not offer."""
+    local, _, domain = address.rpartition("@")
+    if not local or not local.isascii():
+        return None
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
+
+
 def from_address(settings: Settings, display_name: str | None = None) -> str:
     name, address = parseaddr(settings.smtp_from)
     address = address or settings.reply_address
@@ -200,6 +215,15 @@ async def enqueue(
     this recipient."""
     settings = settings or get_settings()
     address = recipient.email.strip().lower()
+    # A requester whose address is not 7-bit (the gateway takes SMTPUTF8 mail) used to make
+    # this raise, which failed the whole inbound mail: their ticket was never opened.
+    sendable = deliverable_address(address)
+    unsendable = (
+        None
+        if sendable is not None
+        else f"not sent: {address} has a non-ASCII local part (it needs SMTPUTF8)"
+    )
+    address = sendable or address
     locale = rendering.normalise_locale(recipient.locale)
     values: dict[str, Any] = {
         "product": product_name(settings),
@@ -208,7 +232,7 @@ async def enqueue(
     }
     reply_to: str | None = None
     headers: dict[str, Any] = {
-        "To": mailbox(" ".join((recipient.name or "").split()), address),
+        "To": mailbox(" ".join((recipient.name or "").split()), address) if sendable else address,
         "Auto-Submitted": auto_submitted,
         "X-Auto-Response-Suppress": "All",
         "X-Servicedesk-Loop": settings.reply_address,
@@ -224,7 +248,7 @@ async def enqueue(
     if content is not None:
         values["comment"] = content.context()
     rendered = rendering.render(kind, locale, values)
-    reason = await _suppression_reason(
+    reason = unsendable or await _suppression_reason(
         session, kind=kind, recipient=recipient, address=address, ticket=ticket, settings=settings
     )
     sender = from_address(settings, from_name)
@@ -233,16 +257,20 @@ async def enqueue(
         ticket_id=ticket.id if ticket else 0, domain=message_domain(settings)
     )
     # Written once, here: the sender sends these bytes as they are (a comment's files aside).
-    raw = compose.message_bytes(
-        from_address=sender,
-        to=headers["To"],
-        subject=subject,
-        message_id=message_id,
-        date=datetime.now(UTC),
-        reply_to=reply_to,
-        headers={k: v for k, v in headers.items() if k != "To"},
-        text=rendered.text,
-        html=rendered.html,
+    raw = (
+        None
+        if unsendable
+        else compose.message_bytes(
+            from_address=sender,
+            to=headers["To"],
+            subject=subject,
+            message_id=message_id,
+            date=datetime.now(UTC),
+            reply_to=reply_to,
+            headers={k: v for k, v in headers.items() if k != "To"},
+            text=rendered.text,
+            html=rendered.html,
+        )
     )
     row = await repository.insert_email(
         session,

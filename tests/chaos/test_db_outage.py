@@ -10,9 +10,9 @@ from bench.chaos.db_outage import OutageConfig, run_outage
 
 async def test_postgres_stopped_under_load() -> None:
     cfg = OutageConfig(
-        outage_seconds=5,
-        warmup_seconds=3,
-        recovery_seconds=4,
+        outage_seconds=4,
+        warmup_seconds=2,
+        recovery_seconds=3,
         smtp_rate=5,
         smtp_connections=4,
         api_readers=2,

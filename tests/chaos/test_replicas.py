@@ -15,7 +15,7 @@ async def test_two_of_each_process_double_nothing(
     committed_db: AsyncEngine, database_url: str
 ) -> None:
     cfg = ReplicaConfig(
-        mails=40,
+        mails=30,
         mail_rate=10,
         flows=6,
         flow_rate=2,
@@ -26,8 +26,8 @@ async def test_two_of_each_process_double_nothing(
     result = await run_replicas(cfg, database_url=database_url, log=lambda *_: None)
     assert not result.died, result.died
     ledger = result.ledger
-    assert ledger.accepted == ledger.sent == 40
-    assert ledger.processed == 40 and ledger.duplicates == 0 and ledger.missing == 0
+    assert ledger.accepted == ledger.sent == 30
+    assert ledger.processed == 30 and ledger.duplicates == 0 and ledger.missing == 0
     assert ledger.stuck == 0 and ledger.quarantined == 0
     assert result.flows == 6 and not result.flow_failures, result.flow_failures
     assert not result.stale_reads, result.stale_reads
