@@ -46,7 +46,7 @@ class CrashConfig:
     gateway_workers: int = 2
     worker_workers: int = 4
     max_seconds: float = 1800.0
-    kill_after_accept_seconds: float = 30.0  # keep killing workers while the queue drains
+    kill_after_accept_seconds: float = 900.0  # keep killing while the queue drains (bounded)
     max_kills: int | None = None  # exactly this many kill rounds (tests)
     rate: float | None = None  # mails/s offered; None: as fast as the connections go
     drain_stall_seconds: float = 120.0  # give up when the queue stops shrinking this long

@@ -1,7 +1,7 @@
 """Crash, light: real `servicedesk mailgateway` and `servicedesk mailworker` processes are
 SIGKILLed and restarted a few times while a real SMTP client sends mail and retries whatever got
 no 250; every accepted mail must end as exactly one ticket or comment. The full run is
-`python -m bench.chaos.crash` (10,000 mails, kills every 1-5 s)."""
+`python -m bench.chaos.crash` (10,000 mails, kills every 1-5 s until the queue is empty)."""
 
 from __future__ import annotations
 
