@@ -406,6 +406,7 @@ async def run_attack(*, web: bool = True, keep_db: bool = False, log=print) -> A
             service.stop()
         if not keep_db:
             harness.drop_database(database_url)
+        harness.discard(work)
 
 
 def report(result: AttackResult, rep: harness.Report) -> None:

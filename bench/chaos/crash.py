@@ -212,6 +212,7 @@ async def run_crash(
                 service.kill()
         if own_database and not keep_db:
             harness.drop_database(database_url)
+        harness.discard(workdir)
 
 
 def report(result: CrashResult, cfg: CrashConfig, rep: harness.Report) -> None:

@@ -343,6 +343,7 @@ async def run_outage(cfg: OutageConfig, *, keep: bool = False, log=print) -> Out
         relay.stop()
         if not keep:
             await asyncio.to_thread(cluster.stop)
+            harness.discard(work)
 
 
 def _outbound_pending(database_url: str) -> int:

@@ -241,6 +241,8 @@ async def run_fuzz(
     finally:
         if not keep_db:
             harness.drop_database(database_url)
+        if not (work / "failures").exists():  # failing messages are kept for replay
+            harness.discard(work)
 
 
 def report(result: FuzzResult, *, n: int, seed_value: int, rep: harness.Report) -> None:

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -225,14 +226,12 @@ class Service:
                 text += f"--- {path.name}\n" + path.read_text(errors="replace")[-chars:]
         return text
 
-    def log_lines_matching(self, needle: str) -> list[str]:
-        found: list[str] = []
-        for path in self.log_paths:
-            if path.exists():
-                found += [
-                    line for line in path.read_text(errors="replace").splitlines() if needle in line
-                ]
-        return found
+
+def discard(path: Path) -> None:
+    """Remove an experiment's working directory (logs, uploads, a stopped cluster) unless
+    CHAOS_KEEP_LOGS is set."""
+    if not os.environ.get("CHAOS_KEEP_LOGS"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def workdir(prefix: str) -> Path:
@@ -337,15 +336,6 @@ def command_line() -> str:
 def _main_spec() -> bool:
     main = sys.modules.get("__main__")
     return bool(main is not None and getattr(main, "__spec__", None) is not None)
-
-
-def until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 async def until_async(

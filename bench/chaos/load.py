@@ -273,6 +273,7 @@ async def run_load(
             service.stop()
         if own_database and not keep_db:
             harness.drop_database(database_url)
+        harness.discard(work)
 
 
 def report(result: LoadResult, cfg: LoadConfig, rep: harness.Report) -> None:

@@ -332,6 +332,7 @@ async def run_replicas(
         relay.stop()
         if own_database and not keep_db:
             harness.drop_database(database_url)
+        harness.discard(work)
 
 
 def _outbound_pending(database_url: str) -> int:
