@@ -233,3 +233,46 @@ async def _close(client: aiosmtplib.SMTP | None) -> None:
         client.close()
     except Exception:
         client.close()
+
+
+def main() -> None:
+    """Run one paced load in a process of its own (bench/chaos/load.py does, so the latency of
+    mail acceptance is not measured through the event loop of the HTTP load generator). Prints
+    one JSON line: accepted, offered, failures, since_due (seconds)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=600)
+    args = parser.parse_args()
+    mails = build_mails(args.n, run_id=args.run_id, seed=args.seed, attachment_share=0.0)
+    load = SmtpLoad(
+        args.port,
+        mails,
+        connections=args.connections,
+        rate=args.rate,
+        max_seconds=args.max_seconds,
+    )
+    began = time.process_time()
+    result = asyncio.run(load.run())
+    print(
+        json.dumps(
+            {
+                "offered": len(mails),
+                "accepted": len(result.accepted),
+                "failures": dict(result.failures),
+                "since_due": result.since_due,
+                "cpu_seconds": time.process_time() - began,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
