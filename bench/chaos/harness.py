@@ -267,6 +267,7 @@ class Report:
     lines: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     load_at_start: str = field(default_factory=lambda: load_average())
+    commit_at_start: str = field(default_factory=lambda: git_head())
 
     def add(self, line: str = "") -> None:
         self.lines.append(line)
@@ -286,7 +287,7 @@ class Report:
             f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
             f"- machine: {facts['nproc']} cores ({facts['cpu']}), {facts['memory']} memory, "
             f"Linux {facts['kernel']}, Python {facts['python']}",
-            f"- commit: {git_head()}",
+            f"- commit at start: {self.commit_at_start}",
             f"- command: `{command}` (from the repository root)",
             f"- wall time: {time.monotonic() - self.started:.0f} s",
             f"- load average at start / end: {self.load_at_start} / {load_average()} "
