@@ -49,7 +49,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db
 from core.config import Settings, get_settings
-from core.outbox.delivery import BatchReport, HandOverMarks, SenderOptions, deliver_batch
+from core.outbox.delivery import (
+    BatchReport,
+    HandOverMarks,
+    SenderOptions,
+    claim_batch,
+    deliver_batch,
+)
+from core.outbox.repository import ClaimedEmail
 from core.outbox.transport import FileSinkTransport, SmtpTransport, Transport
 from core.storage import get_storage
 
@@ -85,9 +92,20 @@ async def _lane(
 ) -> None:
     storage = partial(get_storage, settings)
     errors = 0
+    # The next batch is claimed while this one is sent, so a lane never stands idle for the
+    # claim's round trip. Only after a full batch (a backlog): an idle queue is polled as before.
+    # A claimed batch is always handed to deliver_batch, which sends it or, once `stop` is set,
+    # gives it back unsent.
+    prefetch: asyncio.Task[list[ClaimedEmail]] | None = None
     try:
         while not stop.is_set():
             try:
+                rows = await prefetch if prefetch is not None else None
+                prefetch = None
+                if rows is None:
+                    rows = await claim_batch(engine, options)
+                if len(rows) >= options.batch_size and not stop.is_set():
+                    prefetch = asyncio.create_task(claim_batch(engine, options))
                 report = await deliver_batch(
                     engine,
                     transport,
@@ -97,6 +115,7 @@ async def _lane(
                     storage=storage,
                     api_base_url=settings.api_public_url,
                     marks=marks,
+                    rows=rows,
                 )
             except Exception:
                 # The database is down or a statement failed: back off, keep the process alive.
@@ -111,7 +130,24 @@ async def _lane(
                 # Idle (or the relay is down): do not hold a relay connection open meanwhile.
                 await transport.close()
                 await _pause(stop, options.poll_interval)
+        if prefetch is not None:
+            # Stopping: what was claimed ahead goes back to the queue untouched.
+            rows = await prefetch
+            prefetch = None
+            totals.add(
+                await deliver_batch(
+                    engine,
+                    transport,
+                    envelope_sender=envelope_sender,
+                    options=options,
+                    should_stop=lambda: True,
+                    marks=marks,
+                    rows=rows,
+                )
+            )
     finally:
+        if prefetch is not None:
+            prefetch.cancel()
         await transport.close()
 
 

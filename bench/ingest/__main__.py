@@ -275,6 +275,14 @@ def throughput(args: argparse.Namespace, server: str, tmp: Path) -> None:
             saturated = latencies(db, result.sent_at, result.ids)
             [(tickets,)] = db.query("SELECT count(*) FROM tickets")
             statuses = dict(db.query("SELECT status, count(*) FROM inbound_messages GROUP BY 1"))
+            retried = db.query(
+                "SELECT attempts, count(*) FROM inbound_messages WHERE attempts > 1"
+                " GROUP BY 1 ORDER BY 1"
+            )
+            if retried:
+                failures = [line for line in log.read_text().splitlines() if "failed:" in line]
+                print(f"         retried (attempts, mails): {[r[:2] for r in retried]}")
+                print(f"         first failure logged: {failures[0][:400] if failures else '?'}")
             print(
                 f"         processed {statuses} ({tickets} tickets) at {processed_rate:.0f} msgs/s"
                 f" (first mail sent -> last verdict committed, {last - result.started:.1f}s);"

@@ -216,6 +216,7 @@ async def run_sender_until_done(engine, settings, lanes: int, count: int) -> flo
     options = SenderOptions(lanes=lanes, batch_size=50, poll_interval=0.05)
     stop = asyncio.Event()
     started = time.perf_counter()
+    wall_started = time.time()
     task = asyncio.create_task(run_sender(stop, engine=engine, settings=settings, options=options))
     async with engine.connect() as conn:
         while True:
@@ -233,6 +234,19 @@ async def run_sender_until_done(engine, settings, lanes: int, count: int) -> flo
     elapsed = time.perf_counter() - started
     stop.set()
     totals = await task
+    async with engine.connect() as conn:
+        first, last = (
+            await conn.execute(
+                select(
+                    func.extract("epoch", func.min(OutboundEmail.sent_at)),
+                    func.extract("epoch", func.max(OutboundEmail.sent_at)),
+                )
+            )
+        ).one()
+    print(
+        f"  first hand-over {1000 * (float(first) - wall_started):.0f} ms after the start, "
+        f"last {1000 * (float(last) - wall_started):.0f} ms; finish seen at {1000 * elapsed:.0f} ms"
+    )
     if totals.sent != count or totals.failed or totals.retried:
         print(f"  warning: {totals.sent} sent, {totals.failed} failed, {totals.retried} retried")
     return elapsed

@@ -32,6 +32,7 @@ class InboundMessage(Base):
         Index(
             "ix_inbound_messages_claimable",
             "next_attempt_at",
+            "id",
             postgresql_where=text("status IN ('received', 'processing')"),
         ),
         Index("ix_inbound_messages_status_received", "status", text("received_at DESC")),
@@ -79,6 +80,7 @@ class OutboundEmail(Base):
         Index(
             "ix_outbound_emails_due",
             "next_attempt_at",
+            "id",
             postgresql_where=text("status IN ('queued', 'sending')"),
         ),
         Index("ix_outbound_emails_status_created", "status", text("created_at DESC")),

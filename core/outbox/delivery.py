@@ -133,6 +133,7 @@ async def message_bytes(
     )
     if not files and row.raw is not None:
         return row.raw  # written at enqueue time
+    assert row.headers is not None and row.body_text is not None  # claimed with the parts
     attachments: list[compose.MailAttachment] = []
     extra_text = extra_html = None
     if files:
@@ -176,6 +177,15 @@ async def message_bytes(
     )
 
 
+async def claim_batch(engine: AsyncEngine, options: SenderOptions) -> list[ClaimedEmail]:
+    """Claim up to `options.batch_size` due rows (their lease starts now)."""
+    async with engine.connect() as raw_conn:
+        conn = await raw_conn.execution_options(isolation_level="AUTOCOMMIT")
+        return await repository.claim_due(
+            conn, limit=options.batch_size, lease_seconds=options.lease_seconds
+        )
+
+
 def _default_storage() -> Storage:
     from core.storage import get_storage
 
@@ -192,13 +202,16 @@ async def deliver_batch(
     storage: Callable[[], Storage] = _default_storage,
     api_base_url: str = "",
     marks: HandOverMarks | None = None,
+    rows: list[ClaimedEmail] | None = None,
 ) -> BatchReport:
+    """Deliver `rows` (claimed beforehand with `claim_batch`), or claim a batch first."""
     report = BatchReport()
     async with engine.connect() as raw_conn:
         conn = await raw_conn.execution_options(isolation_level="AUTOCOMMIT")
-        rows = await repository.claim_due(
-            conn, limit=options.batch_size, lease_seconds=options.lease_seconds
-        )
+        if rows is None:
+            rows = await repository.claim_due(
+                conn, limit=options.batch_size, lease_seconds=options.lease_seconds
+            )
         report.claimed = len(rows)
         book = _Bookkeeper(conn, marks)
         try:
@@ -222,8 +235,13 @@ class HandOverMarks:
     """Group commit of hand-over marks: every lane's request that arrives while a statement is
     in flight goes into the next one, so N lanes cost about one statement per N mails instead
     of one per mail. Each mail is still marked before its own DATA; a held success rides along.
-    Shared by the lanes of one sender. It keeps a connection of its own, outside the pool, with
-    synchronous_commit off for the whole session (see scheduler/mailsender.py)."""
+    Shared by the lanes of one sender. Up to IN_FLIGHT statements run at once, each on a
+    connection of its own (outside the pool, synchronous_commit off for the whole session, see
+    scheduler/mailsender.py), so a lane never waits for a statement that started before its
+    request plus its own. Statements in flight never touch the same row: a mail's success is
+    only requested after its mark came back."""
+
+    IN_FLIGHT = 2
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -232,7 +250,9 @@ class HandOverMarks:
         ] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(self.IN_FLIGHT)
+        self._statements: set[asyncio.Task[None]] = set()
 
     async def mark(self, mark: tuple[int, datetime] | None, sent: Outcome | None) -> bool:
         if self._task is None:
@@ -243,54 +263,67 @@ class HandOverMarks:
         return await future
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is None:
-            url = self.engine.url.set(drivername="postgresql")
-            self._conn = await psycopg.AsyncConnection.connect(
-                url.render_as_string(hide_password=False),
-                autocommit=True,
-                application_name="servicedesk-mailsender-marks",
-                options="-c synchronous_commit=off",
-                connect_timeout=5,
-            )
-        return self._conn
+        if self._idle:
+            return self._idle.pop()
+        url = self.engine.url.set(drivername="postgresql")
+        return await psycopg.AsyncConnection.connect(
+            url.render_as_string(hide_password=False),
+            autocommit=True,
+            application_name="servicedesk-mailsender-marks",
+            options="-c synchronous_commit=off",
+            connect_timeout=5,
+        )
 
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            await self._slots.acquire()
             self._wakeup.clear()
             batch, self._pending = self._pending, []
             if not batch:
+                self._slots.release()
                 continue
-            try:
-                conn = await self._connection()
-                held = await repository.mark_handing(
-                    conn,
-                    marks=[m for m, _, _ in batch if m is not None],
-                    sent=[o for _, o, _ in batch if o is not None],
-                )
-            except Exception as exc:  # database trouble: every waiting lane hears of it
-                await self._drop_connection()
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for mark, _, future in batch:
-                if not future.done():
-                    future.set_result(mark is None or mark[0] in held)
+            statement = asyncio.create_task(self._write(batch))
+            self._statements.add(statement)
+            statement.add_done_callback(self._statements.discard)
 
-    async def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+    async def _write(
+        self,
+        batch: list[tuple[tuple[int, datetime] | None, Outcome | None, asyncio.Future[bool]]],
+    ) -> None:
+        conn: psycopg.AsyncConnection[Any] | None = None
+        try:
+            conn = await self._connection()
+            held = await repository.mark_handing(
+                conn,
+                marks=[m for m, _, _ in batch if m is not None],
+                sent=[o for _, o, _ in batch if o is not None],
+            )
+        except Exception as exc:  # database trouble: every waiting lane hears of it
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        self._idle.append(conn)
+        for mark, _, future in batch:
+            if not future.done():
+                future.set_result(mark is None or mark[0] in held)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._drop_connection()
+        tasks = [t for t in (self._task, *self._statements) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
 
 class _Bookkeeper:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -201,38 +201,39 @@ IN_DOUBT_NOTE = (
     "no delivery for its Message-ID, retry it from the outbound log."
 )
 
-_CLAIM = text(
-    """
+_CLAIM_SQL = """
     WITH due AS (
         SELECT id FROM outbound_emails
         WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()
         ORDER BY next_attempt_at, id
-        LIMIT :limit
+        LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
     UPDATE outbound_emails AS o SET
         status = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
                       THEN 'sent' ELSE 'sending' END,
         last_error = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
-                          THEN :in_doubt ELSE o.last_error END,
+                          THEN %(in_doubt)s ELSE o.last_error END,
         attempts = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
                         THEN o.attempts ELSE o.attempts + 1 END,
         locked_until = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
-                            THEN NULL ELSE now() + make_interval(secs => :lease) END,
+                            THEN NULL ELSE now() + make_interval(secs => %(lease)s) END,
         next_attempt_at = CASE WHEN o.status = 'sending' AND o.sent_at IS NOT NULL
-                               THEN o.next_attempt_at ELSE now() + make_interval(secs => :lease) END
+                               THEN o.next_attempt_at
+                               ELSE now() + make_interval(secs => %(lease)s) END
     FROM due
     WHERE o.id = due.id
+    -- in ClaimedEmail's field order; the parts compose needs come back only when the bytes were
+    -- not written at enqueue time (or a comment's files may have to be attached)
     RETURNING o.id, o.status, o.kind, o.ticket_id, o.comment_id, o.locale, o.recipient,
-              o.from_address, o.reply_to,
-              o.subject, o.message_id, o.headers, o.body_text, o.body_html, o.raw, o.created_at,
-              o.attempts, o.locked_until,
-              (SELECT u.bouncing_since FROM users u WHERE u.email = o.recipient::citext)
-                  AS bouncing_since,
+              o.from_address, o.reply_to, o.subject, o.message_id,
+              CASE WHEN o.raw IS NULL OR o.comment_id IS NOT NULL THEN o.headers END,
+              CASE WHEN o.raw IS NULL OR o.comment_id IS NOT NULL THEN o.body_text END,
+              CASE WHEN o.raw IS NULL OR o.comment_id IS NOT NULL THEN o.body_html END,
+              o.raw, o.created_at, o.attempts, o.locked_until,
+              (SELECT u.bouncing_since FROM users u WHERE u.email = o.recipient::citext),
               (SELECT u.bounce_reason FROM users u WHERE u.email = o.recipient::citext)
-                  AS bounce_reason
-    """
-)
+"""
 
 # The hand-over marks, written just before DATA, and the outcomes after it. Their commits need not
 # wait for the WAL flush (synchronous_commit off for that one transaction, via set_config so it
@@ -296,8 +297,8 @@ class ClaimedEmail:
     reply_to: str | None
     subject: str
     message_id: str
-    headers: dict[str, Any]
-    body_text: str
+    headers: dict[str, Any] | None  # None when `raw` holds the whole message
+    body_text: str | None
     body_html: str | None
     raw: bytes | None
     created_at: datetime
@@ -323,10 +324,14 @@ class Outcome:
 async def claim_due(
     conn: AsyncConnection, *, limit: int, lease_seconds: float
 ) -> list[ClaimedEmail]:
-    result = await conn.execute(
-        _CLAIM, {"limit": limit, "lease": float(lease_seconds), "in_doubt": IN_DOUBT_NOTE}
+    # Straight to the driver, like the marks: SQLAlchemy's row processing cost more than the
+    # statement itself (about 70 us a row, 50 rows a claim).
+    cursor = await (await _driver(conn)).execute(
+        _CLAIM_SQL,
+        {"limit": limit, "lease": float(lease_seconds), "in_doubt": IN_DOUBT_NOTE},
+        binary=True,  # the bytes of `raw` as they are, not hex text to decode
     )
-    return [ClaimedEmail(**row._mapping) for row in result]
+    return [ClaimedEmail(*row) for row in await cursor.fetchall()]
 
 
 async def mark_handing(
