@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     # Pipeline (core/inbound, mailgateway/worker.py).
     mailgateway_inprocess_workers: bool = True
     mail_workers: int = 4
+    mail_worker_processes: int = 0  # pipeline processes the gateway starts; 0: one per CPU
     mail_max_attempts: int = 5
     mail_retry_base_seconds: int = 30
     mail_lease_seconds: int = 300

@@ -1,11 +1,13 @@
 """`servicedesk mailgateway` (listener + pipeline workers) and `servicedesk mailworker`.
 
-The gateway's pipeline workers (MAIL_WORKERS of them) run in one child process that the gateway
-starts, lowers in CPU priority and restarts if it dies: Python runs one thread of bytecode at a
-time, so workers in the listener's own process would take turns with it, and the 250s would wait
-for parsing. Accepting is the part that must keep up (the mail is safe once it is committed);
-processing may lag a burst and catch up. `--no-workers` (MAILGATEWAY_INPROCESS_WORKERS=false)
-leaves the processing to separately started `servicedesk mailworker` processes.
+The gateway's pipeline workers run in child processes that the gateway starts (MAIL_WORKER_PROCESSES
+of them, one per CPU by default, each running MAIL_WORKERS concurrent workers), lowers in CPU
+priority and restarts if they die. Why processes: Python runs one thread of bytecode at a time, so
+workers in the listener's own process would take turns with it and the 250s would wait for
+parsing; and one process uses one core, where turning a burst into tickets can use them all.
+Accepting is the part that must keep up (the mail is safe once it is committed); processing may
+lag a burst and catch up. `--no-workers` (MAILGATEWAY_INPROCESS_WORKERS=false) leaves the
+processing to separately started `servicedesk mailworker` processes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ def _prepare_child() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def worker_process_count(settings: Settings) -> int:
+    return settings.mail_worker_processes or os.cpu_count() or 1
+
+
 async def _supervise_workers(stop: asyncio.Event) -> None:
     """Keep one `servicedesk mailworker` child running until `stop`."""
     while not stop.is_set():
@@ -103,15 +109,15 @@ async def serve(settings: Settings, *, workers: bool = True) -> None:
     addresses = ", ".join(str(s.getsockname()) for s in server.sockets)
     logger.info("mailgateway listening on %s (workers: %s)", addresses, workers)
     print(f"mailgateway listening on {addresses}", flush=True)
-    supervisor = asyncio.create_task(_supervise_workers(stop)) if workers else None
+    count = worker_process_count(settings) if workers else 0
+    supervisors = [asyncio.create_task(_supervise_workers(stop)) for _ in range(count)]
     try:
         await stop.wait()
     finally:
         server.close()
         await server.wait_closed()
         await committer.stop()
-        if supervisor is not None:
-            await supervisor
+        await asyncio.gather(*supervisors)
         await db.dispose_engine()
 
 

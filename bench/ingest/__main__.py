@@ -88,7 +88,7 @@ def _children(pid: int) -> list[int]:
 
 
 class PeakRss:
-    """Peak resident memory (VmHWM) of the gateway and of its pipeline worker child."""
+    """Peak resident memory (VmHWM) of the gateway and of its pipeline worker children."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -99,10 +99,15 @@ class PeakRss:
             self.workers[child] = max(self.workers.get(child, 0.0), _hwm_mb(child))
 
     def describe(self) -> str:
+        """The listener's peak plus the sum of its worker processes' peaks (an upper bound of the
+        whole gateway's peak: the processes need not have peaked at the same moment)."""
         self.sample()
         listener = _hwm_mb(self.pid)
-        worker = max(self.workers.values(), default=0.0)
-        return f"listener {listener:.0f} MB + workers {worker:.0f} MB = {listener + worker:.0f} MB"
+        workers = sum(self.workers.values())
+        return (
+            f"listener {listener:.0f} MB + {len(self.workers)} worker process(es)"
+            f" {workers:.0f} MB = {listener + workers:.0f} MB"
+        )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

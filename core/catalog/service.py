@@ -12,7 +12,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.models import CannedResponse, Category, Locale, Role, Team, User
 from core.tickets import access
 from core.users import directory_repository as directory
-from core.users.service import normalise_email
+from core.users.service import forget_team_addresses, normalise_email
 
 MAX_MEMBERS = 500
 
@@ -79,6 +79,7 @@ async def create_team(
     team = Team(name=name, email=email, lead_id=lead_id)
     await repo.add(session, team)
     await session.refresh(team)
+    forget_team_addresses(session)
     return team
 
 
@@ -99,6 +100,7 @@ async def update_team(
             # email and lead may be cleared with null (or an empty address)
             setattr(team, key, fields[key] if key == "name" else (fields[key] or None))
     await session.flush()
+    forget_team_addresses(session)
     return team
 
 
@@ -106,6 +108,7 @@ async def delete_team(session: AsyncSession, *, actor: User, team_id: int) -> No
     """Tickets, categories and policies of the team keep existing (their team becomes none)."""
     access.require_admin(actor, "delete teams")
     await repo.remove(session, await _team(session, team_id))
+    forget_team_addresses(session)
 
 
 async def set_members(

@@ -170,7 +170,7 @@ async def parse(ctx: Context) -> None:
         subject=mail.subject[:998],
         from_address=(mail.sender.email.lower()[:320] if mail.sender else None),
     )
-    ctx.teams = await repository.team_emails(ctx.session)
+    ctx.teams = await users.team_addresses(ctx.session)
     ctx.our_addresses = set(ctx.settings.helpdesk_address_list) | set(ctx.teams)
     ctx.record(
         "parse",
@@ -527,9 +527,9 @@ async def _ensure_author(ctx: Context) -> User:
         return ctx.author
     assert ctx.sender_address is not None
     mail = ctx.parsed
-    await repository.xact_lock(ctx.session, "user:" + ctx.sender_address.lower())
     hangul = _HANGUL.search(mail.subject) or _HANGUL.search(mail.text[:2000])
-    user, created = await users.get_or_create_requester(
+    # The sender step looked the address up already and found nobody.
+    user, created = await users.add_requester(
         ctx.session,
         email=ctx.sender_address,
         name=ctx.sender_name[:200],

@@ -15,11 +15,11 @@ from core.models import (
     InboundMessage,
     InboundStatus,
     OutboundEmail,
-    Team,
     Ticket,
     TicketParticipant,
     User,
 )
+from core.users import repository as users_repository
 
 
 async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -237,14 +237,8 @@ async def outbound_ticket_id(session: AsyncSession, message_id: str) -> int | No
     )
 
 
-async def team_emails(session: AsyncSession) -> dict[str, int]:
-    """Team help addresses (lowercased) and their team ids."""
-    result = await session.execute(select(Team.email, Team.id).where(Team.email.is_not(None)))
-    return {str(email).lower(): team_id for email, team_id in result if email}
-
-
 async def team_addresses(session: AsyncSession) -> list[str]:
-    return list(await team_emails(session))
+    return list(await users_repository.team_emails(session))
 
 
 async def is_participant(session: AsyncSession, *, ticket_id: int, user_id: int) -> bool:

@@ -54,6 +54,9 @@ class Category(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    # The number and timestamps the database assigns come back in the INSERT's RETURNING
+    # instead of a SELECT after it.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
         enum_check("status", TicketStatus),
         enum_check("priority", TicketPriority),

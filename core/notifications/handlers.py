@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import events
 from core.config import get_settings
 from core.mail.tokens import make_reply_token, reply_address
-from core.models import Comment, CommentSource, TicketStatus, User, Visibility
+from core.models import Comment, CommentSource, Ticket, TicketStatus, User, Visibility
 from core.notifications import repository
 from core.notifications.service import is_staff, tell
 from core.outbox import service as outbox
@@ -41,7 +41,8 @@ def _distinct(users: list[User | None], *, exclude: set[int]) -> list[User]:
 async def acknowledge_new_ticket(session: AsyncSession, event: events.TicketCreated) -> None:
     if event.suppress_acknowledgement:
         return
-    ticket = await tickets_repo.get_ticket(session, event.ticket_id)
+    # Both were just written in this session: the identity map has them, no SELECT needed.
+    ticket = await session.get(Ticket, event.ticket_id)
     if ticket is None:
         return
     requester = await users_repo.get_by_id(session, ticket.requester_id)
@@ -54,6 +55,8 @@ async def acknowledge_new_ticket(session: AsyncSession, event: events.TicketCrea
         event_key=f"ticket:{ticket.id}:created",
         ticket=ticket,
         auto_submitted=AUTO_REPLIED,
+        # The thread of a ticket that has just opened is the mail that opened it, if any.
+        thread=[ticket.thread_message_id] if ticket.thread_message_id else [],
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from core.models import Comment, Notification, OutboundEmail, Role, Ticket, User
+from core.models import Comment, Notification, Role, Ticket, User
 from core.notifications import repository
 from core.outbox import render as rendering
 from core.outbox import service as outbox
@@ -78,7 +78,7 @@ async def tell(
     auto_submitted: str = AUTO_GENERATED,
     from_name: str | None = None,
     in_app: bool = False,
-) -> OutboundEmail | None:
+) -> outbox.QueuedEmail | None:
     """Mail `user` (once per event) and, with `in_app`, add an in-app row for them. Returns the
     outbox row, None when this event was already handled for this person."""
     row = await outbox.enqueue(

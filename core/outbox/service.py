@@ -31,6 +31,8 @@ from core.mail.tokens import make_message_id, make_reply_token, reply_address, s
 from core.models import Comment, OutboundEmail, OutboundStatus, Ticket, User
 from core.outbox import compose, repository
 from core.outbox import render as rendering
+from core.outbox.repository import QueuedEmail
+from core.users import service as users
 
 # Zammad's per ticket-and-recipient ladder: (window in minutes, most mails allowed in it).
 TICKET_LADDER: tuple[tuple[int, int], ...] = ((10, 10), (30, 15), (60, 25), (180, 50), (600, 100))
@@ -144,7 +146,7 @@ async def is_own_address(session: AsyncSession, address: str, settings: Settings
     base, _tag = split_plus_address(address)
     if base in settings.helpdesk_address_list or address.lower() in settings.helpdesk_address_list:
         return True
-    return await repository.is_team_address(session, base)
+    return base in await users.team_addresses(session)
 
 
 async def _suppression_reason(
@@ -163,7 +165,9 @@ async def _suppression_reason(
         return f"not sent: {address} is bouncing since {recipient.bouncing_since:%Y-%m-%d}{reason}"
     if not recipient.active:
         return f"not sent: the account of {address} is deactivated"
-    if ticket is not None:
+    # An acknowledgement goes out once, for a ticket that has just opened in this very
+    # transaction: nothing can have been mailed about it yet, so its per-ticket count is 0.
+    if ticket is not None and kind != "acknowledgement":
         counts = await repository.sent_counts_for_ticket(
             session,
             recipient=address,
@@ -210,7 +214,7 @@ async def enqueue(
     auto_submitted: str = AUTO_GENERATED,
     from_name: str | None = None,
     settings: Settings | None = None,
-) -> OutboundEmail | None:
+) -> QueuedEmail | None:
     """Write one outbound mail (or its suppressed record); None if this event already mailed
     this recipient."""
     settings = settings or get_settings()

@@ -10,8 +10,7 @@ from core.models import Comment, Ticket, TicketEvent, TicketParticipant
 
 async def add_ticket(session: AsyncSession, ticket: Ticket) -> Ticket:
     session.add(ticket)
-    await session.flush()
-    await session.refresh(ticket, ["number", "created_at", "updated_at"])
+    await session.flush()  # number, created_at, updated_at: RETURNING (eager_defaults)
     return ticket
 
 

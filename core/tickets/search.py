@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import events
-from core.models import Comment, Visibility
+from core.models import Comment, Ticket, Visibility
 from core.tickets import search_repository
 
 MAX_TERM_LENGTH = 64  # longer "words" are base64, hashes, URLs: not worth indexing
@@ -150,7 +150,17 @@ async def add_comment_terms(session: AsyncSession, *, comment: Comment) -> None:
 
 @events.subscribe(events.TicketCreated)
 async def _index_new_ticket(session: AsyncSession, event: events.TicketCreated) -> None:
-    await rebuild_document(session, ticket_id=event.ticket_id)
+    # A ticket that has just opened has exactly one comment, and both are in the session's
+    # identity map: no need to read them back.
+    ticket = await session.get(Ticket, event.ticket_id)
+    comment = await session.get(Comment, event.comment_id)
+    if ticket is None or comment is None:
+        await rebuild_document(session, ticket_id=event.ticket_id)
+        return
+    public, internal = split_terms(ticket.subject, [comment])
+    await search_repository.replace_document(
+        session, ticket_id=ticket.id, public_terms=public, internal_terms=internal
+    )
 
 
 @events.subscribe(events.CommentAdded)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, insert
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Text
 
-from core.models import Comment, Ticket, TicketSearchDocument
-
-
-def _vector(terms: set[str]) -> ColumnElement[object]:
-    return func.array_to_tsvector(literal(sorted(terms), ARRAY(Text)), type_=TSVECTOR)
+from core.models import Comment, Ticket
 
 
 async def ticket_texts(
@@ -25,39 +20,52 @@ async def ticket_texts(
     return subject, list(comments)
 
 
+# Written for every ticket and comment: fixed statements, cheaper than building an upsert each time.
+_REPLACE_DOCUMENT = text(
+    """
+    INSERT INTO ticket_search_documents (ticket_id, public_terms, internal_terms)
+    VALUES (:ticket_id, array_to_tsvector(:public_terms), array_to_tsvector(:internal_terms))
+    ON CONFLICT (ticket_id) DO UPDATE
+    SET public_terms = excluded.public_terms, internal_terms = excluded.internal_terms
+    """
+).bindparams(
+    bindparam("public_terms", type_=ARRAY(Text)), bindparam("internal_terms", type_=ARRAY(Text))
+)
+_APPEND_TERMS = text(
+    """
+    INSERT INTO ticket_search_documents AS d (ticket_id, public_terms, internal_terms)
+    VALUES (:ticket_id, array_to_tsvector(:public_terms), array_to_tsvector(:internal_terms))
+    ON CONFLICT (ticket_id) DO UPDATE
+    SET public_terms = d.public_terms || excluded.public_terms,
+        internal_terms = d.internal_terms || excluded.internal_terms
+    """
+).bindparams(
+    bindparam("public_terms", type_=ARRAY(Text)), bindparam("internal_terms", type_=ARRAY(Text))
+)
+
+
 async def replace_document(
     session: AsyncSession, *, ticket_id: int, public_terms: set[str], internal_terms: set[str]
 ) -> None:
-    statement = insert(TicketSearchDocument).values(
-        ticket_id=ticket_id,
-        public_terms=_vector(public_terms),
-        internal_terms=_vector(internal_terms),
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[TicketSearchDocument.ticket_id],
-        set_={
-            "public_terms": statement.excluded.public_terms,
-            "internal_terms": statement.excluded.internal_terms,
+    await session.execute(
+        _REPLACE_DOCUMENT,
+        {
+            "ticket_id": ticket_id,
+            "public_terms": sorted(public_terms),
+            "internal_terms": sorted(internal_terms),
         },
     )
-    await session.execute(statement)
 
 
 async def append_terms(
     session: AsyncSession, *, ticket_id: int, public_terms: set[str], internal_terms: set[str]
 ) -> None:
     """Union new terms into the ticket's document (created if missing)."""
-    statement = insert(TicketSearchDocument).values(
-        ticket_id=ticket_id,
-        public_terms=_vector(public_terms),
-        internal_terms=_vector(internal_terms),
-    )
-    table = TicketSearchDocument.__table__
-    statement = statement.on_conflict_do_update(
-        index_elements=[TicketSearchDocument.ticket_id],
-        set_={
-            "public_terms": table.c.public_terms.op("||")(statement.excluded.public_terms),
-            "internal_terms": table.c.internal_terms.op("||")(statement.excluded.internal_terms),
+    await session.execute(
+        _APPEND_TERMS,
+        {
+            "ticket_id": ticket_id,
+            "public_terms": sorted(public_terms),
+            "internal_terms": sorted(internal_terms),
         },
     )
-    await session.execute(statement)

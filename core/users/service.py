@@ -56,10 +56,51 @@ async def create_user(
 async def get_or_create_requester(
     session: AsyncSession, *, email: str, name: str = "", locale: Locale = Locale.ko
 ) -> tuple[User, bool]:
-    """The sender of a mail or a new web requester: existing user by email, else a new one."""
+    """The sender of a mail or a new web requester: existing user by email, else a new one.
+    Safe against a concurrent transaction creating the same address: the insert skips a
+    conflicting row and the existing user is read instead (after that transaction commits)."""
     email = normalise_email(email)
     existing = await repository.get_by_email(session, email)
     if existing is not None:
         return existing, False
-    user = await create_user(session, email=email, name=name, locale=locale)
-    return user, True
+    return await add_requester(session, email=email, name=name, locale=locale)
+
+
+async def add_requester(
+    session: AsyncSession, *, email: str, name: str = "", locale: Locale = Locale.ko
+) -> tuple[User, bool]:
+    """A new requester for an address the caller did not find; if another transaction created
+    it meanwhile, that user (and False)."""
+    email = normalise_email(email)
+    created = await repository.add_if_absent(
+        session,
+        User(
+            email=email,
+            name=name.strip() or email.split("@", 1)[0],
+            role=Role.requester.value,
+            locale=Locale(locale).value,
+        ),
+    )
+    if created is not None:
+        return created, True
+    existing = await repository.get_by_email(session, email)
+    if existing is None:  # deleted again in between: a caller's retry will sort it out
+        raise Conflict(f"the user {email} changed while being created; try again")
+    return existing, False
+
+
+TEAM_ADDRESSES_KEY = "team_addresses"
+
+
+async def team_addresses(session: AsyncSession) -> dict[str, int]:
+    """Team help addresses (lowercased) -> team id, read once per transaction: the mail
+    pipeline and the outbox's loop guard both ask for every mail."""
+    cached = session.info.get(TEAM_ADDRESSES_KEY)
+    if cached is None:
+        cached = session.info[TEAM_ADDRESSES_KEY] = await repository.team_emails(session)
+    return dict(cached)
+
+
+def forget_team_addresses(session: AsyncSession) -> None:
+    """Teams changed in this session: the next `team_addresses` reads them again."""
+    session.info.pop(TEAM_ADDRESSES_KEY, None)
