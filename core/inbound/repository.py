@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -112,6 +113,58 @@ async def set_retry(
         )
     )
     return bool(result.rowcount)
+
+
+# The verdict of every processed mail: a fixed statement (building an ORM update for each mail
+# cost more than running it).
+_RECORD_VERDICT = text(
+    """
+    UPDATE inbound_messages SET
+        status = :status, reason = :reason, locked_until = NULL,
+        processed_at = clock_timestamp(), parse_result = :parse_result,
+        ticket_id = :ticket_id, comment_id = :comment_id,
+        message_id = COALESCE(:message_id, message_id),
+        subject = COALESCE(:subject, subject),
+        from_address = COALESCE(:from_address, from_address)
+    WHERE id = :inbound_id
+      AND (CAST(:attempt AS integer) IS NULL
+           OR (status = 'processing' AND attempts = CAST(:attempt AS integer)))
+    """
+).bindparams(bindparam("parse_result", type_=JSONB))
+
+
+async def record_verdict(
+    session: AsyncSession,
+    *,
+    inbound_id: int,
+    attempt: int | None,
+    status: str,
+    reason: str | None,
+    parse_result: dict[str, Any],
+    ticket_id: int | None,
+    comment_id: int | None,
+    message_id: str | None,
+    subject: str | None,
+    from_address: str | None,
+) -> bool:
+    """Record the pipeline's verdict and what the parse learnt (None keeps a column as it is for
+    the last three); with `attempt`, only if the row is still this worker's claim."""
+    result = await session.execute(
+        _RECORD_VERDICT,
+        {
+            "inbound_id": inbound_id,
+            "attempt": attempt,
+            "status": status,
+            "reason": reason,
+            "parse_result": parse_result,
+            "ticket_id": ticket_id,
+            "comment_id": comment_id,
+            "message_id": message_id,
+            "subject": subject,
+            "from_address": from_address,
+        },
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def set_final(

@@ -119,21 +119,18 @@ async def record_outcome(
 ) -> bool:
     """Write the verdict and what the parse learnt (one UPDATE); False if the claim was lost."""
     facts = outcome.parse_result
-    values: dict[str, object] = {
-        "parse_result": _jsonb_safe({**facts, **(extra or {})}),
-        "ticket_id": outcome.ticket_id,
-        "comment_id": outcome.comment_id,
-    }
-    for column in ("message_id", "subject", "from_address"):
-        if facts.get(column) is not None:
-            values[column] = facts[column]
-    return await repository.set_final(
+    return await repository.record_verdict(
         session,
         inbound_id=inbound_id,
         attempt=attempt,
         status=outcome.status.value,
         reason=outcome.reason.replace("\x00", "") if outcome.reason else None,
-        **values,
+        parse_result=_jsonb_safe({**facts, **(extra or {})}),
+        ticket_id=outcome.ticket_id,
+        comment_id=outcome.comment_id,
+        message_id=facts.get("message_id"),
+        subject=facts.get("subject"),
+        from_address=facts.get("from_address"),
     )
 
 
