@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -22,16 +22,37 @@ from core.models import (
 )
 from core.users import repository as users_repository
 
+# Every accepted mail goes through here before its 250, on the listener's one event loop: the
+# batch goes straight to the driver (one pipelined executemany, ids in the order given), which
+# cost a fraction of the ORM's bulk insert with sorted RETURNING.
+_INSERT_RECEIVED = """
+    INSERT INTO inbound_messages (mail_from, rcpt_to, peer, helo, raw, raw_size, raw_sha256,
+                                  status, received_at, next_attempt_at)
+    VALUES (%(mail_from)s, %(rcpt_to)s, %(peer)s, %(helo)s, %(raw)s, %(raw_size)s,
+            %(raw_sha256)s, %(status)s, COALESCE(%(received_at)s::timestamptz, now()),
+            COALESCE(%(received_at)s::timestamptz, now()))
+    RETURNING id
+"""
+
 
 async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert many received mails in one statement; ids come back in the order given."""
+    """Insert many received mails in the session's transaction; their ids in the order given."""
     if not rows:
         return []
-    result = await session.execute(
-        insert(InboundMessage).returning(InboundMessage.id, sort_by_parameter_order=True),
-        list(rows),
-    )
-    return [row[0] for row in result]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        await cursor.executemany(
+            _INSERT_RECEIVED, [{"received_at": None, **row} for row in rows], returning=True
+        )
+        ids: list[int] = []
+        async for result in cursor.results():
+            ids.append(int((await result.fetchone())[0]))
+    finally:
+        await cursor.close()
+    return ids
 
 
 _CLAIM = text(
@@ -73,7 +94,12 @@ async def lock_claimed(
     session: AsyncSession, *, message_id: int, attempt: int
 ) -> InboundMessage | None:
     """The row, locked for this transaction, if it is still ours (same attempt, still processing).
-    A worker whose lease ran out and was reclaimed by another finds None and stops."""
+    A worker whose lease ran out and was reclaimed by another finds None and stops.
+
+    It waits for the row lock rather than skipping a locked row: another worker's claim can hold
+    the lock for a moment on a row it looked at and then left (PostgreSQL keeps the lock of a
+    row that fails the FOR UPDATE recheck until that claim commits). Skipping made the rightful
+    owner drop its message, which then sat `processing` until the lease ran out (5 minutes)."""
     return await session.scalar(
         select(InboundMessage)
         .where(
@@ -81,7 +107,7 @@ async def lock_claimed(
             InboundMessage.status == InboundStatus.processing.value,
             InboundMessage.attempts == attempt,
         )
-        .with_for_update(skip_locked=True)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
 

@@ -25,7 +25,7 @@ from core.models import (
 )
 from core.tickets import service as tickets
 from core.users import service as users
-from mailgateway.worker import drain
+from mailgateway.worker import drain, process_one
 from tests.inbound.conftest import Ingest
 from tests.inbound.mails import HELP, make_mail
 
@@ -292,6 +292,29 @@ async def test_concurrent_workers_process_each_message_exactly_once(
     async with AsyncSession(committed_db) as session:
         assert await session.scalar(select(func.count()).select_from(Ticket)) == 31
         assert await session.scalar(select(func.count()).select_from(Comment)) == 31
+
+
+async def test_the_owner_of_a_claim_waits_for_a_row_lock_instead_of_dropping_the_message(
+    committed_db: AsyncEngine, inbound_settings: Settings
+) -> None:
+    [inbound_id] = await _receive([make_mail(message_id="<held@univ.ac.kr>")])
+    async with db.session_scope() as session:
+        [claim] = await service.claim_batch(session, settings=inbound_settings, limit=1)
+    # Another worker's claim looked at the row and still holds its lock: PostgreSQL keeps the
+    # lock of a row that failed the FOR UPDATE recheck until that claim commits. The owner used
+    # to skip the locked row and give the message up, which then sat "processing" for the whole
+    # lease (bench/ingest saw one mail in 5,000 wait five minutes).
+    async with AsyncSession(committed_db) as other:
+        await other.execute(
+            select(InboundMessage.id).where(InboundMessage.id == inbound_id).with_for_update()
+        )
+        processing = asyncio.create_task(process_one(inbound_settings, claim.id, claim.attempt))
+        await asyncio.sleep(0.5)
+        assert not processing.done(), "the owner gave its claimed message up"
+        await other.commit()
+    assert await processing == "processed"
+    [row] = await _rows(committed_db)
+    assert (row.status, row.attempts) == ("processed", 1)
 
 
 async def test_an_attachment_over_the_per_file_limit_is_noted_not_fatal(
