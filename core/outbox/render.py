@@ -87,6 +87,8 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
+        # The templates ship with the code: no stat() of the file for every mail rendered.
+        auto_reload=False,
     )
     env.filters["paragraphs"] = _paragraphs
     return env

@@ -16,6 +16,7 @@ log shows what was held back and why. Nothing here commits.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,9 +51,17 @@ AUTO_REPLIED = "auto-replied"
 
 
 def product_name(settings: Settings) -> str:
-    return parseaddr(settings.smtp_from)[0] or "IT Service Desk"
+    return _parsed_address(settings.smtp_from)[0] or "IT Service Desk"
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_address(value: str) -> tuple[str, str]:
+    return parseaddr(value)
+
+
+# Pure and called for every mail queued (the header parser behind Address is slow); a campus has a
+# bounded set of names and addresses that come back again and again.
+@functools.lru_cache(maxsize=8192)
 def mailbox(display_name: str, address: str) -> str:
     """`Name <address>` in Unicode, quoted as RFC 5322 needs; encoded only when sent."""
     if not display_name:
@@ -76,7 +85,7 @@ def deliverable_address(address: str) -> str | None:
 
 
 def from_address(settings: Settings, display_name: str | None = None) -> str:
-    name, address = parseaddr(settings.smtp_from)
+    name, address = _parsed_address(settings.smtp_from)
     address = address or settings.reply_address
     return mailbox(display_name or name or "IT Service Desk", address)
 

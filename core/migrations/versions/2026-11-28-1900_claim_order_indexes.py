@@ -7,7 +7,7 @@ inbound backlog grew quadratically). Covering `id` lets the claim read the first
 
 Revision ID: 0007_claim_order_indexes
 Revises: 0006_outbox_raw
-Create Date: 2026-11-29 10:00:00
+Create Date: 2026-11-28 19:00:00
 
 """
 
