@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email
 import email.utils
+import functools
 import hashlib
 import mimetypes
 import re
@@ -34,17 +35,33 @@ MAX_HEADER_DISPLAY = 200
 
 class _MailPolicy(EmailPolicy):
     """policy.default, but header values get their charset labels fixed (Korean → CP949) and raw
-    8-bit bytes decoded before the stdlib's header parser sees them."""
+    8-bit bytes decoded before the stdlib's header parser sees them.
+
+    The stdlib parses a header again on every access (`message.get`), and the pipeline asks for
+    the same few (Content-Type of every part, From, the auto-reply and loop headers) many times
+    per mail; parsed headers are immutable, so identical raw values share one parse. Across mails
+    too: most Content-Type and MIME-Version lines are the same everywhere."""
 
     def header_fetch_parse(self, name, value):  # type: ignore[no-untyped-def]
         if hasattr(value, "name"):
             return value
+        if len(value) > MAX_CACHED_HEADER_CHARS:
+            return self._parse_header(name, value)
+        return _cached_header(name, value)
+
+    def _parse_header(self, name, value):  # type: ignore[no-untyped-def]
         value = relabel_header(value)
         value, _ = recover_8bit_header(value)
         return super().header_fetch_parse(name, value)
 
 
+MAX_CACHED_HEADER_CHARS = 2000
 POLICY = _MailPolicy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_header(name: str, value: str):  # type: ignore[no-untyped-def]
+    return POLICY._parse_header(name, value)
 _MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
 
 
