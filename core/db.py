@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -78,3 +79,13 @@ async def session_scope() -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The psycopg connection under `session`, in the session's transaction.
+
+    For the few statements run for every mail, where SQLAlchemy's statement handling cost more
+    than the statement itself. They bypass the ORM: no autoflush, no identity map; repositories
+    use it only for writes and for reads of rows the session has not changed."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection

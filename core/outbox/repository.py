@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import LargeBinary, bindparam, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from core import db
 from core.models import (
     Attachment,
     AttachmentStatus,
@@ -44,26 +45,27 @@ class QueuedEmail:
     status: str
 
 
-_INSERT_EMAIL = text(
-    """
+_INSERT_EMAIL = """
     INSERT INTO outbound_emails (kind, event_key, ticket_id, comment_id, recipient, locale,
         from_address, reply_to, subject, message_id, headers, body_text, body_html, raw, status,
         last_error)
-    VALUES (:kind, :event_key, :ticket_id, :comment_id, :recipient, :locale, :from_address,
-        :reply_to, :subject, :message_id, :headers, :body_text, :body_html, :raw, :status,
-        :last_error)
+    VALUES (%(kind)s, %(event_key)s, %(ticket_id)s, %(comment_id)s, %(recipient)s, %(locale)s,
+        %(from_address)s, %(reply_to)s, %(subject)s, %(message_id)s, %(headers)s, %(body_text)s,
+        %(body_html)s, %(raw)s, %(status)s, %(last_error)s)
     ON CONFLICT (event_key, recipient) DO NOTHING
     RETURNING id
-    """
-).bindparams(bindparam("headers", type_=JSONB), bindparam("raw", type_=LargeBinary))
+"""
 
 
 async def insert_email(session: AsyncSession, values: dict[str, Any]) -> QueuedEmail | None:
-    """Insert one row; None when (event_key, recipient) is already there (the same event twice)."""
-    new_id = await session.scalar(_INSERT_EMAIL, values)
-    if new_id is None:
+    """Insert one row; None when (event_key, recipient) is already there (the same event twice).
+    Straight to the driver: it runs for every notification."""
+    driver = await db.driver_connection(session)
+    cursor = await driver.execute(_INSERT_EMAIL, {**values, "headers": Jsonb(values["headers"])})
+    row = await cursor.fetchone()
+    if row is None:
         return None
-    return QueuedEmail(id=new_id, subject=values["subject"], status=values["status"])
+    return QueuedEmail(id=row[0], subject=values["subject"], status=values["status"])
 
 
 # Loop-guard counts. Each reads the ages of the recipient's mails (not suppressed) within the
