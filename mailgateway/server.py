@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -179,12 +180,113 @@ class GatewaySMTP(SMTP):
                 declared = int(value)
         reserved = await self.budget.acquire(declared)
         try:
-            await super().smtp_DATA(arg)
+            await self._data(arg)
         finally:
             if self.envelope is not None:
                 self.envelope.original_content = None
                 self.envelope.content = None
             await self.budget.release(reserved)
+
+    async def _data(self, arg: str) -> None:
+        """DATA as aiosmtpd does it, but the message is read in large pieces (up to the
+        terminator) instead of line by line: that loop was most of a bare aiosmtpd listener's CPU
+        and the gateway's accept rate. Differences: lines over 1,000 bytes are accepted (Postfix
+        takes them too; refusing them loses real HTML mail), and oversize is `552 5.3.4`."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            content = await read_message(self._reader, self.data_size_limit)
+        except asyncio.CancelledError:
+            self._writer.close()  # the connection went away during DATA
+            raise
+        except asyncio.IncompleteReadError:
+            self._writer.close()
+            return
+        if content is None:
+            self._set_post_data_state()
+            await self.push(OVERSIZE)
+            return
+        self.envelope.content = self.envelope.original_content = content
+        status = await self.event_handler.handle_DATA(self, self.session, self.envelope)
+        self._set_post_data_state()
+        await self.push(status)
+
+
+DATA_END = b"\r\n.\r\n"
+_DOT_STUFFED = re.compile(rb"(?:\A|(?<=\r\n))\.")
+
+
+async def read_message(reader: asyncio.StreamReader, size_limit: int | None) -> bytes | None:
+    """The message of a DATA command, dot-unstuffed (RFC 5321 4.5.2), or None when it is larger
+    than `size_limit` (it is still read to the end, as the protocol requires).
+
+    It reads up to the terminator with `readuntil`, never past it: a pipelining client may have
+    sent its next command behind the message. The terminator is CRLF.CRLF, so the three bytes
+    at the very start decide the cases where its CRLF would have been consumed already: an empty
+    message, or a first line so short that the terminator overlaps them; those few go line by
+    line."""
+    head = await reader.readexactly(3)
+    if head == b".\r\n":
+        return b""
+    if b"\r" in head or b"\n" in head:
+        data = await _read_lines(reader, head, size_limit)
+    else:
+        pieces, size = [head], 3
+        while True:
+            try:
+                piece = await reader.readuntil(DATA_END)
+            except asyncio.LimitOverrunError as overrun:
+                # No terminator within the reader's limit yet: take what is surely before it.
+                piece = await reader.readexactly(overrun.consumed)
+                done = False
+            else:
+                piece, done = piece[:-3], True  # keep the CRLF that ends the last line
+            size += len(piece)
+            if size_limit and size > size_limit:
+                pieces = []  # keep reading to the end, keep nothing
+            else:
+                pieces.append(piece)
+            if done:
+                break
+        data = None if size_limit and size > size_limit else b"".join(pieces)
+    if data is None:
+        return None
+    if data.startswith(b".") or b"\r\n." in data:
+        data = _DOT_STUFFED.sub(b"", data)
+    return data
+
+
+async def _read_lines(
+    reader: asyncio.StreamReader, pending: bytes, size_limit: int | None
+) -> bytes | None:
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        while b"\r\n" not in pending:
+            if pending.endswith(b"\r"):
+                pending += await reader.readexactly(1)
+            else:
+                try:
+                    pending += await reader.readuntil(b"\r\n")
+                except asyncio.LimitOverrunError as overrun:
+                    pending += await reader.readexactly(overrun.consumed)
+        end = pending.index(b"\r\n") + 2
+        line, pending = pending[:end], pending[end:]
+        if line == b".\r\n":
+            return None if size_limit and size > size_limit else b"".join(lines)
+        size += len(line)
+        if not (size_limit and size > size_limit):
+            lines.append(line)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
