@@ -62,6 +62,8 @@ POLICY = _MailPolicy()
 @functools.lru_cache(maxsize=4096)
 def _cached_header(name: str, value: str):  # type: ignore[no-untyped-def]
     return POLICY._parse_header(name, value)
+
+
 _MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
 
 
