@@ -55,11 +55,13 @@ class _MailPolicy(EmailPolicy):
         return super().header_fetch_parse(name, value)
 
 
-MAX_CACHED_HEADER_CHARS = 2000
+MAX_CACHED_HEADER_CHARS = 1000
 POLICY = _MailPolicy()
 
 
-@functools.lru_cache(maxsize=4096)
+# Small: a parsed header keeps its parse tree (several KB); the hits that matter are within one
+# mail and on the few common lines, and 4,096 entries cost each worker process ~45 MB.
+@functools.lru_cache(maxsize=512)
 def _cached_header(name: str, value: str):  # type: ignore[no-untyped-def]
     return POLICY._parse_header(name, value)
 
