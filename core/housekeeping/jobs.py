@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.attachments import service as attachments
+from core.auth import ratelimit
 from core.housekeeping import repository
 from core.jobs import service as jobs
 from core.jobs.context import JobContext
@@ -12,6 +13,9 @@ from core.storage.factory import get_storage
 from core.tickets import service as tickets
 
 MAX_BATCHES = 10_000
+# The longest rate-limit window is an hour and a check reads the window before the current one;
+# counters of windows that started more than a day ago can no longer count for anything.
+RATE_LIMIT_COUNTER_RETENTION = timedelta(days=1)
 
 
 async def purge_raw_mail(context: JobContext) -> None:
@@ -95,3 +99,10 @@ async def prune_job_runs(context: JobContext) -> None:
             break
     context.summary["pruned"] = pruned
     context.info(f"deleted {pruned} job run(s) older than {days} days")
+
+
+async def prune_rate_limits(context: JobContext) -> None:
+    async with context.transaction() as session:
+        deleted = await ratelimit.purge_expired(session, older_than=RATE_LIMIT_COUNTER_RETENTION)
+    context.summary["deleted"] = deleted
+    context.info(f"deleted {deleted} rate-limit counter(s) of windows more than a day old")

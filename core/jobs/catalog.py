@@ -96,6 +96,13 @@ def job_specs(settings: Settings) -> dict[str, JobSpec]:
             cron(settings.scheduler_housekeeping_cron, tz),
             housekeeping.prune_job_runs,
         ),
+        (
+            "prune_rate_limits",
+            "Prune rate-limit counters",
+            "Deletes sign-in and magic-link rate-limit counters of windows over a day old.",
+            cron(settings.scheduler_housekeeping_cron, tz),
+            housekeeping.prune_rate_limits,
+        ),
     ]
     return {
         job_id: JobSpec(job_id, name, description, trigger, schedule, body)

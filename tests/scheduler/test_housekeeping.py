@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.config import get_settings
 from core.jobs import catalog, runner
-from core.models import Attachment, InboundMessage, Ticket, TicketEvent, User
+from core.models import Attachment, InboundMessage, RateLimitCounter, Ticket, TicketEvent, User
 from core.storage.base import new_storage_key
 from core.storage.factory import get_storage
 from core.tickets import service as tickets
@@ -125,3 +125,21 @@ async def test_resolved_tickets_close_after_n_days(committed_db: AsyncEngine) ->
             )
         )
         assert events[-1] == {"from": "resolved", "to": "closed"}
+
+
+async def test_rate_limit_counters_of_old_windows_are_pruned(committed_db: AsyncEngine) -> None:
+    now = datetime.now(UTC)
+    async with AsyncSession(committed_db) as session:
+        session.add_all(
+            [
+                RateLimitCounter(key="login-fail-addr:a", window_start=now - timedelta(days=3)),
+                RateLimitCounter(key="magic-ip:1.2.3.4", window_start=now - timedelta(hours=2)),
+                RateLimitCounter(key="login-fail-addr:a", window_start=now),
+            ]
+        )
+        await session.commit()
+    run = await runner.execute(catalog.get_spec(get_settings(), "prune_rate_limits"))
+    assert run is not None and run.status == "succeeded" and run.summary == {"deleted": 1}
+    async with AsyncSession(committed_db) as session:
+        left = sorted(await session.scalars(select(RateLimitCounter.window_start)))
+    assert len(left) == 2 and left[0] == now - timedelta(hours=2)
