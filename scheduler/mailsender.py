@@ -90,7 +90,16 @@ async def _lane(
     settings: Settings,
     marks: HandOverMarks,
 ) -> None:
-    storage = partial(get_storage, settings)
+    deliver = partial(
+        deliver_batch,
+        engine,
+        transport,
+        envelope_sender=envelope_sender,
+        options=options,
+        storage=partial(get_storage, settings),
+        api_base_url=settings.api_public_url,
+        marks=marks,
+    )
     errors = 0
     # The next batch is claimed while this one is sent, so a lane never stands idle for the
     # claim's round trip. Only after a full batch (a backlog): an idle queue is polled as before.
@@ -100,23 +109,12 @@ async def _lane(
     try:
         while not stop.is_set():
             try:
-                rows = await prefetch if prefetch is not None else None
-                prefetch = None
-                if rows is None:
-                    rows = await claim_batch(engine, options)
+                # Taken out before it is awaited: a claim that failed is not awaited again.
+                claimed, prefetch = prefetch, None
+                rows = await (claimed if claimed is not None else claim_batch(engine, options))
                 if len(rows) >= options.batch_size and not stop.is_set():
                     prefetch = asyncio.create_task(claim_batch(engine, options))
-                report = await deliver_batch(
-                    engine,
-                    transport,
-                    envelope_sender=envelope_sender,
-                    options=options,
-                    should_stop=stop.is_set,
-                    storage=storage,
-                    api_base_url=settings.api_public_url,
-                    marks=marks,
-                    rows=rows,
-                )
+                report = await deliver(should_stop=stop.is_set, rows=rows)
             except Exception:
                 # The database is down or a statement failed: back off, keep the process alive.
                 errors += 1
@@ -132,19 +130,8 @@ async def _lane(
                 await _pause(stop, options.poll_interval)
         if prefetch is not None:
             # Stopping: what was claimed ahead goes back to the queue untouched.
-            rows = await prefetch
-            prefetch = None
-            totals.add(
-                await deliver_batch(
-                    engine,
-                    transport,
-                    envelope_sender=envelope_sender,
-                    options=options,
-                    should_stop=lambda: True,
-                    marks=marks,
-                    rows=rows,
-                )
-            )
+            claimed, prefetch = prefetch, None
+            totals.add(await deliver(should_stop=lambda: True, rows=await claimed))
     finally:
         if prefetch is not None:
             prefetch.cancel()
