@@ -34,16 +34,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _previous_window_count(session: AsyncSession, limit: Limit, subject: str) -> int:
+    previous = limit.window_start(_now()) - timedelta(seconds=limit.window_seconds)
+    return await repository.read_counter(session, key=limit.key(subject), window_start=previous)
+
+
 async def count(session: AsyncSession, limit: Limit, subject: str) -> int:
     """Events in the current window plus the previous one. Counting only the current window would
     let a burst straddling a boundary through twice over, and would forget five failed logins made
     a second before the window turned."""
-    current = limit.window_start(_now())
-    previous = current - timedelta(seconds=limit.window_seconds)
-    key = limit.key(subject)
-    return await repository.read_counter(
-        session, key=key, window_start=current
-    ) + await repository.read_counter(session, key=key, window_start=previous)
+    current = await repository.read_counter(
+        session, key=limit.key(subject), window_start=limit.window_start(_now())
+    )
+    return current + await _previous_window_count(session, limit, subject)
 
 
 async def hit(session: AsyncSession, limit: Limit, subject: str) -> int:
@@ -63,8 +66,7 @@ async def ensure_below(session: AsyncSession, limit: Limit, subject: str) -> Non
 
 async def hit_or_refuse(session: AsyncSession, limit: Limit, subject: str) -> None:
     """Count one event and refuse it (RateLimited) if it goes past the limit."""
-    previous = limit.window_start(_now()) - timedelta(seconds=limit.window_seconds)
-    earlier = await repository.read_counter(session, key=limit.key(subject), window_start=previous)
+    earlier = await _previous_window_count(session, limit, subject)
     if await hit(session, limit, subject) + earlier > limit.max_count:
         raise RateLimited("too many requests", detail="too many requests; try again later")
 

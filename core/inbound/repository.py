@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from core import db
 from core.models import (
     Comment,
     InboundMessage,
@@ -39,14 +40,9 @@ async def insert_received(session: AsyncSession, rows: Sequence[dict[str, Any]])
     """Insert many received mails in the session's transaction; their ids in the order given."""
     if not rows:
         return []
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
+    cursor = (await db.driver_connection(session)).cursor()
     try:
-        await cursor.executemany(
-            _INSERT_RECEIVED, [{"received_at": None, **row} for row in rows], returning=True
-        )
+        await cursor.executemany(_INSERT_RECEIVED, list(rows), returning=True)
         ids: list[int] = []
         async for result in cursor.results():
             ids.append(int((await result.fetchone())[0]))

@@ -54,7 +54,7 @@ def _text(value: str) -> str:
 
 
 def _row(mail: ReceivedMail) -> dict[str, object]:
-    row: dict[str, object] = {
+    return {
         "mail_from": _text(mail.mail_from)[:998],
         "rcpt_to": [_text(r)[:998] for r in mail.rcpt_to],
         "peer": (mail.peer or None) and _text(mail.peer)[:128],
@@ -63,11 +63,8 @@ def _row(mail: ReceivedMail) -> dict[str, object]:
         "raw_size": len(mail.raw),
         "raw_sha256": hashlib.sha256(mail.raw).hexdigest(),
         "status": InboundStatus.received.value,
+        "received_at": mail.received_at,  # None: the database's now(), also the first attempt
     }
-    if mail.received_at is not None:
-        row["received_at"] = mail.received_at
-        row["next_attempt_at"] = mail.received_at
-    return row
 
 
 async def receive(session: AsyncSession, mails: list[ReceivedMail]) -> list[int]:

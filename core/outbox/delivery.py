@@ -206,12 +206,10 @@ async def deliver_batch(
 ) -> BatchReport:
     """Deliver `rows` (claimed beforehand with `claim_batch`), or claim a batch first."""
     report = BatchReport()
+    if rows is None:
+        rows = await claim_batch(engine, options)
     async with engine.connect() as raw_conn:
         conn = await raw_conn.execution_options(isolation_level="AUTOCOMMIT")
-        if rows is None:
-            rows = await repository.claim_due(
-                conn, limit=options.batch_size, lease_seconds=options.lease_seconds
-            )
         report.claimed = len(rows)
         book = _Bookkeeper(conn, marks)
         try:
@@ -235,14 +233,11 @@ class HandOverMarks:
     """Group commit of hand-over marks: every lane's request that arrives while a statement is
     in flight goes into the next one, so N lanes cost about one statement per N mails instead
     of one per mail. Each mail is still marked before its own DATA; a held success rides along.
-    Shared by the lanes of one sender. Up to IN_FLIGHT statements run at once, each on a
-    connection of its own (outside the pool, synchronous_commit off for the whole session, see
-    scheduler/mailsender.py). Statements in flight never touch the same row: a mail's success is
-    only requested after its mark came back. One at a time measured best in bench/outbound (2
-    and 4 split the batches: more statements for the same mails, ratio 0.30-0.39 against
-    0.36-0.42); the knob stays for machines where the database is further away."""
-
-    IN_FLIGHT = 1
+    Shared by the lanes of one sender. It keeps a connection of its own, outside the pool, with
+    synchronous_commit off for the whole session (see scheduler/mailsender.py). One statement at
+    a time measured best in bench/outbound: two or four in flight, each on its own connection,
+    split the batches into more statements for the same mails (ratio 0.30-0.39 against
+    0.36-0.42)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -251,9 +246,7 @@ class HandOverMarks:
         ] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._slots = asyncio.Semaphore(self.IN_FLIGHT)
-        self._statements: set[asyncio.Task[None]] = set()
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def mark(self, mark: tuple[int, datetime] | None, sent: Outcome | None) -> bool:
         if self._task is None:
@@ -264,67 +257,54 @@ class HandOverMarks:
         return await future
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._idle:
-            return self._idle.pop()
-        url = self.engine.url.set(drivername="postgresql")
-        return await psycopg.AsyncConnection.connect(
-            url.render_as_string(hide_password=False),
-            autocommit=True,
-            application_name="servicedesk-mailsender-marks",
-            options="-c synchronous_commit=off",
-            connect_timeout=5,
-        )
+        if self._conn is None:
+            url = self.engine.url.set(drivername="postgresql")
+            self._conn = await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False),
+                autocommit=True,
+                application_name="servicedesk-mailsender-marks",
+                options="-c synchronous_commit=off",
+                connect_timeout=5,
+            )
+        return self._conn
 
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
-            await self._slots.acquire()
             self._wakeup.clear()
             batch, self._pending = self._pending, []
             if not batch:
-                self._slots.release()
                 continue
-            statement = asyncio.create_task(self._write(batch))
-            self._statements.add(statement)
-            statement.add_done_callback(self._statements.discard)
-
-    async def _write(
-        self,
-        batch: list[tuple[tuple[int, datetime] | None, Outcome | None, asyncio.Future[bool]]],
-    ) -> None:
-        conn: psycopg.AsyncConnection[Any] | None = None
-        try:
-            conn = await self._connection()
-            held = await repository.mark_handing(
-                conn,
-                marks=[m for m, _, _ in batch if m is not None],
-                sent=[o for _, o, _ in batch if o is not None],
-            )
-        except Exception as exc:  # database trouble: every waiting lane hears of it
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            for _, _, future in batch:
+            try:
+                conn = await self._connection()
+                held = await repository.mark_handing(
+                    conn,
+                    marks=[m for m, _, _ in batch if m is not None],
+                    sent=[o for _, o, _ in batch if o is not None],
+                )
+            except Exception as exc:  # database trouble: every waiting lane hears of it
+                await self._drop_connection()
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for mark, _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
-            return
-        finally:
-            self._slots.release()
-        self._idle.append(conn)
-        for mark, _, future in batch:
-            if not future.done():
-                future.set_result(mark is None or mark[0] in held)
+                    future.set_result(mark is None or mark[0] in held)
 
-    async def close(self) -> None:
-        tasks = [t for t in (self._task, *self._statements) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._task = None
-        idle, self._idle = self._idle, []
-        for conn in idle:
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop_connection()
 
 
 class _Bookkeeper:

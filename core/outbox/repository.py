@@ -24,7 +24,6 @@ from core.models import (
     Comment,
     OutboundEmail,
     OutboundStatus,
-    Team,
     Ticket,
     User,
 )
@@ -144,11 +143,6 @@ async def acknowledgement_counts(
         recipient=recipient,
         requester_id=requester_id,
     )
-
-
-async def is_team_address(session: AsyncSession, address: str) -> bool:
-    # teams.email is citext: the comparison ignores case.
-    return (await session.scalar(select(Team.id).where(Team.email == address).limit(1))) is not None
 
 
 async def thread_message_ids(session: AsyncSession, *, ticket: Ticket) -> list[str]:

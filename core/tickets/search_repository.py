@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,10 @@ async def ticket_texts(
 
 
 # Written for every ticket and comment: fixed statements, cheaper than building an upsert each time.
+_TERMS = (
+    bindparam("public_terms", type_=ARRAY(Text)),
+    bindparam("internal_terms", type_=ARRAY(Text)),
+)
 _REPLACE_DOCUMENT = text(
     """
     INSERT INTO ticket_search_documents (ticket_id, public_terms, internal_terms)
@@ -28,9 +34,7 @@ _REPLACE_DOCUMENT = text(
     ON CONFLICT (ticket_id) DO UPDATE
     SET public_terms = excluded.public_terms, internal_terms = excluded.internal_terms
     """
-).bindparams(
-    bindparam("public_terms", type_=ARRAY(Text)), bindparam("internal_terms", type_=ARRAY(Text))
-)
+).bindparams(*_TERMS)
 _APPEND_TERMS = text(
     """
     INSERT INTO ticket_search_documents AS d (ticket_id, public_terms, internal_terms)
@@ -39,16 +43,19 @@ _APPEND_TERMS = text(
     SET public_terms = d.public_terms || excluded.public_terms,
         internal_terms = d.internal_terms || excluded.internal_terms
     """
-).bindparams(
-    bindparam("public_terms", type_=ARRAY(Text)), bindparam("internal_terms", type_=ARRAY(Text))
-)
+).bindparams(*_TERMS)
 
 
-async def replace_document(
-    session: AsyncSession, *, ticket_id: int, public_terms: set[str], internal_terms: set[str]
+async def _write_document(
+    session: AsyncSession,
+    statement: Any,
+    *,
+    ticket_id: int,
+    public_terms: set[str],
+    internal_terms: set[str],
 ) -> None:
     await session.execute(
-        _REPLACE_DOCUMENT,
+        statement,
         {
             "ticket_id": ticket_id,
             "public_terms": sorted(public_terms),
@@ -57,15 +64,26 @@ async def replace_document(
     )
 
 
+async def replace_document(
+    session: AsyncSession, *, ticket_id: int, public_terms: set[str], internal_terms: set[str]
+) -> None:
+    await _write_document(
+        session,
+        _REPLACE_DOCUMENT,
+        ticket_id=ticket_id,
+        public_terms=public_terms,
+        internal_terms=internal_terms,
+    )
+
+
 async def append_terms(
     session: AsyncSession, *, ticket_id: int, public_terms: set[str], internal_terms: set[str]
 ) -> None:
     """Union new terms into the ticket's document (created if missing)."""
-    await session.execute(
+    await _write_document(
+        session,
         _APPEND_TERMS,
-        {
-            "ticket_id": ticket_id,
-            "public_terms": sorted(public_terms),
-            "internal_terms": sorted(internal_terms),
-        },
+        ticket_id=ticket_id,
+        public_terms=public_terms,
+        internal_terms=internal_terms,
     )

@@ -23,6 +23,11 @@ def normalise_email(email: str) -> str:
         raise Invalid(f"invalid email address {email!r}: {exc}") from exc
 
 
+def _display_name(name: str, email: str) -> str:
+    """The name given, or the address's local part when there is none."""
+    return name.strip() or email.split("@", 1)[0]
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -42,7 +47,7 @@ async def create_user(
         raise Invalid(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     user = User(
         email=email,
-        name=name.strip() or email.split("@", 1)[0],
+        name=_display_name(name, email),
         role=Role(role).value,
         locale=Locale(locale).value,
         password_hash=hash_password(password) if password else None,
@@ -76,7 +81,7 @@ async def add_requester(
         session,
         User(
             email=email,
-            name=name.strip() or email.split("@", 1)[0],
+            name=_display_name(name, email),
             role=Role.requester.value,
             locale=Locale(locale).value,
         ),
