@@ -281,22 +281,7 @@ async def run_attack(*, web: bool = True, keep_db: bool = False, log=print) -> A
             NEXT_TELEMETRY_DISABLED="1",
             MAIL_RETRY_BASE_SECONDS="1",
         )
-        services = [
-            harness.Service(
-                "api",
-                ["api", "--host", "127.0.0.1", "--port", str(api_port)],
-                env,
-                work,
-                port=api_port,
-            ),
-            harness.Service(
-                "mailgateway",
-                ["mailgateway", "--host", "127.0.0.1", "--port", str(smtp_port)],
-                env,
-                work,
-                port=smtp_port,
-            ),
-        ]
+        services = harness.api_and_gateway(env, work, api_port=api_port, smtp_port=smtp_port)
         use_web = web and (WEB_DIR / ".next" / "BUILD_ID").exists()
         if use_web:
             services.append(

@@ -227,6 +227,24 @@ class Service:
         return text
 
 
+def api_and_gateway(
+    env: dict[str, str], work: Path, *, api_port: int, smtp_port: int
+) -> list[Service]:
+    """`servicedesk api` and `servicedesk mailgateway` (with its pipeline processes) on loopback."""
+    return [
+        Service(
+            "api", ["api", "--host", "127.0.0.1", "--port", str(api_port)], env, work, port=api_port
+        ),
+        Service(
+            "mailgateway",
+            ["mailgateway", "--host", "127.0.0.1", "--port", str(smtp_port)],
+            env,
+            work,
+            port=smtp_port,
+        ),
+    ]
+
+
 def discard(path: Path) -> None:
     """Remove an experiment's working directory (logs, uploads, a stopped cluster) unless
     CHAOS_KEEP_LOGS is set."""

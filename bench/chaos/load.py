@@ -201,22 +201,7 @@ async def run_load(
         api_port, smtp_port = harness.free_port(), harness.free_port()
         api_url = f"http://127.0.0.1:{api_port}"
         env = harness.base_env(database_url, work, API_PUBLIC_URL=api_url)
-        services = [
-            harness.Service(
-                "api",
-                ["api", "--host", "127.0.0.1", "--port", str(api_port)],
-                env,
-                work,
-                port=api_port,
-            ),
-            harness.Service(
-                "mailgateway",
-                ["mailgateway", "--host", "127.0.0.1", "--port", str(smtp_port)],
-                env,
-                work,
-                port=smtp_port,
-            ),
-        ]
+        services = harness.api_and_gateway(env, work, api_port=api_port, smtp_port=smtp_port)
         for service in services:
             service.start()
         for service in services:
