@@ -14,6 +14,7 @@ import logging
 from core import db
 from core.config import Settings
 from core.inbound import service
+from core.inbound.repository import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -33,39 +34,68 @@ def _large_mail_gate() -> asyncio.Semaphore:
     return _large_mail
 
 
-async def process_one(settings: Settings, message_id: int, attempt: int) -> str | None:
+async def process_one(settings: Settings, claim: Claim) -> str | None:
     """Process one claimed message in its own transaction; on error, record the failure."""
     try:
         async with db.session_scope() as session:
-            outcome = await service.process_claimed(
-                session, message_id=message_id, attempt=attempt, settings=settings
-            )
+            outcomes = await service.process_claimed(session, claims=[claim], settings=settings)
+        outcome = outcomes.get(claim.id)
         return outcome.status.value if outcome else None
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        logger.warning("inbound %s attempt %s failed: %r", message_id, attempt, exc)
+        logger.warning("inbound %s attempt %s failed: %r", claim.id, claim.attempt, exc)
         try:
             async with db.session_scope() as session:
                 return await service.record_failure(
-                    session, message_id=message_id, attempt=attempt, error=exc, settings=settings
+                    session,
+                    message_id=claim.id,
+                    attempt=claim.attempt,
+                    error=exc,
+                    settings=settings,
                 )
         except Exception as inner:
             # The database is away: the lease will expire and the message is claimed again.
-            logger.warning("could not record the failure of inbound %s: %r", message_id, inner)
+            logger.warning("could not record the failure of inbound %s: %r", claim.id, inner)
             return None
 
 
+async def process_together(settings: Settings, claims: list[Claim]) -> None:
+    """Process first-attempt claims in one transaction (one commit, one read of what every mail
+    needs); if anything fails, the transaction rolls back and each mail runs alone, so the
+    failure is recorded against the one mail that caused it."""
+    try:
+        async with db.session_scope() as session:
+            await service.process_claimed(session, claims=claims, settings=settings)
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.info("a batch of %d mails rolled back (%r); processing each alone", len(claims), exc)
+    for claim in claims:
+        await process_one(settings, claim)
+
+
 async def run_once(settings: Settings, *, limit: int = CLAIM_BATCH) -> int:
-    """Claim and process one batch; returns how many messages were claimed."""
+    """Claim and process one batch; returns how many messages were claimed.
+
+    Small mails on their first attempt share a transaction. A retried mail runs alone: its
+    earlier attempt failed or its worker died, and whatever it does must not take its
+    neighbours down with it (a mail that kills the process would otherwise use up the
+    attempts of every mail claimed beside it)."""
     async with db.session_scope() as session:
         claimed = await service.claim_batch(session, settings=settings, limit=limit)
-    for claim in claimed:
+    together = [c for c in claimed if c.attempt == 1 and c.raw_size <= LARGE_MAIL_BYTES]
+    if len(together) > 1:
+        await process_together(settings, together)
+    else:
+        together = []
+    for claim in (c for c in claimed if c not in together):
         if claim.raw_size > LARGE_MAIL_BYTES:
             async with _large_mail_gate():
-                await process_one(settings, claim.id, claim.attempt)
+                await process_one(settings, claim)
         else:
-            await process_one(settings, claim.id, claim.attempt)
+            await process_one(settings, claim)
     return len(claimed)
 
 

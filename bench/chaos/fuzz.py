@@ -141,12 +141,10 @@ async def fuzz_pipeline(
             if not claimed:
                 break
             for claim in claimed:
-                message_id, attempt = claim[0], claim[1]  # (id, attempt, ...) whatever the shape
+                message_id = claim.id
                 try:
                     async with db.session_scope() as session:
-                        await service.process_claimed(
-                            session, message_id=message_id, attempt=attempt, settings=settings
-                        )
+                        await service.process_claimed(session, claims=[claim], settings=settings)
                 except Exception as exc:
                     text = "".join(traceback.format_exception(exc))[-1500:]
                     result.unhandled.append(f"inbound {message_id}: {text}")
@@ -156,7 +154,7 @@ async def fuzz_pipeline(
                         await service.record_failure(
                             session,
                             message_id=message_id,
-                            attempt=attempt,
+                            attempt=claim.attempt,
                             error=exc,
                             settings=settings,
                         )

@@ -86,26 +86,39 @@ async def claim(session: AsyncSession, *, limit: int, lease_seconds: int) -> lis
     return [Claim(row[0], row[1], row[2]) for row in result]
 
 
-async def lock_claimed(
-    session: AsyncSession, *, message_id: int, attempt: int
-) -> InboundMessage | None:
-    """The row, locked for this transaction, if it is still ours (same attempt, still processing).
-    A worker whose lease ran out and was reclaimed by another finds None and stops.
+async def lock_claimed(session: AsyncSession, claims: Sequence[Claim]) -> dict[int, InboundMessage]:
+    """The claimed rows that are still ours (same attempt, still processing), by id, locked for
+    this transaction in id order. A worker whose lease ran out and was reclaimed by another finds
+    its row missing and leaves it alone.
 
-    It waits for the row lock rather than skipping a locked row: another worker's claim can hold
+    It waits for the row locks rather than skipping locked rows: another worker's claim can hold
     the lock for a moment on a row it looked at and then left (PostgreSQL keeps the lock of a
     row that fails the FOR UPDATE recheck until that claim commits). Skipping made the rightful
     owner drop its message, which then sat `processing` until the lease ran out (5 minutes)."""
-    return await session.scalar(
+    attempts = {claim.id: claim.attempt for claim in claims}
+    rows = await session.scalars(
         select(InboundMessage)
         .where(
-            InboundMessage.id == message_id,
+            InboundMessage.id.in_(attempts),
             InboundMessage.status == InboundStatus.processing.value,
-            InboundMessage.attempts == attempt,
         )
+        .order_by(InboundMessage.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    return {row.id: row for row in rows if row.attempts == attempts[row.id]}
+
+
+# Several verdicts share one commit: each row's processed_at is moved to the moment just before
+# it, so "processed at" (and the latency the bench reports from it) is when the result became
+# visible, not when its own step finished.
+_STAMP_PROCESSED = text(
+    "UPDATE inbound_messages SET processed_at = clock_timestamp() WHERE id = ANY(:ids)"
+)
+
+
+async def stamp_processed(session: AsyncSession, inbound_ids: list[int]) -> None:
+    await session.execute(_STAMP_PROCESSED, {"ids": inbound_ids})
 
 
 async def get(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +75,7 @@ async def receive(session: AsyncSession, mails: list[ReceivedMail]) -> list[int]
 
 async def claim_batch(
     session: AsyncSession, *, settings: Settings, limit: int
-) -> list[tuple[int, int]]:
+) -> list[repository.Claim]:
     """Quarantine messages whose workers kept dying, then claim up to `limit` due messages.
     The caller commits before processing them."""
     for row in await repository.stuck_over_attempts(
@@ -94,16 +95,28 @@ async def claim_batch(
 
 
 async def process_claimed(
-    session: AsyncSession, *, message_id: int, attempt: int, settings: Settings
-) -> pipeline.Outcome | None:
-    """Run the pipeline on a claimed message and record the verdict (the caller commits).
-    None when the claim is no longer ours (the lease expired and another worker took it)."""
-    inbound = await repository.lock_claimed(session, message_id=message_id, attempt=attempt)
-    if inbound is None:
-        return None
-    outcome = await pipeline.run(session, inbound, settings=settings)
-    await record_outcome(session, inbound_id=inbound.id, outcome=outcome, attempt=attempt)
-    return outcome
+    session: AsyncSession, *, claims: Sequence[repository.Claim], settings: Settings
+) -> dict[int, pipeline.Outcome]:
+    """Run the pipeline on claimed messages and record each verdict, all in the caller's one
+    transaction (the caller commits); the outcomes by inbound id. A claim that is no longer
+    ours (the lease expired and another worker took it) is left out.
+
+    Several mails per transaction share the claim's row locks, the commit, and what a
+    transaction reads once (SLA policies, team addresses). An exception rolls back every mail
+    of the transaction: the worker then runs each alone, so a mail that keeps failing costs
+    only its own attempts (mailgateway/worker.py)."""
+    locked = await repository.lock_claimed(session, claims)
+    outcomes: dict[int, pipeline.Outcome] = {}
+    for claim in claims:
+        inbound = locked.get(claim.id)
+        if inbound is None:
+            continue
+        outcome = await pipeline.run(session, inbound, settings=settings)
+        await record_outcome(session, inbound_id=inbound.id, outcome=outcome, attempt=claim.attempt)
+        outcomes[inbound.id] = outcome
+    if len(outcomes) > 1:
+        await repository.stamp_processed(session, list(outcomes))
+    return outcomes
 
 
 async def record_outcome(

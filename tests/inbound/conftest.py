@@ -48,10 +48,7 @@ def ingest(session: AsyncSession, inbound_settings: Settings) -> Ingest:
             session, settings=settings or inbound_settings, limit=100
         ):
             await service.process_claimed(
-                session,
-                message_id=claim.id,
-                attempt=claim.attempt,
-                settings=settings or inbound_settings,
+                session, claims=[claim], settings=settings or inbound_settings
             )
         row = await repository.get(session, inbound_id)
         assert row is not None

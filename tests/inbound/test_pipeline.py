@@ -251,6 +251,62 @@ async def test_errors_are_retried_then_quarantined_with_the_error(
     )
 
 
+async def _verdict_transactions(engine: AsyncEngine) -> dict[int, int]:
+    """Inbound id -> the id of the transaction that last wrote the row (its verdict)."""
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(text("SELECT id, xmin::text::bigint FROM inbound_messages"))
+        return {row[0]: row[1] for row in rows}
+
+
+async def test_first_attempts_share_one_transaction_and_a_duplicate_in_it_is_still_one_comment(
+    committed_db: AsyncEngine, inbound_settings: Settings
+) -> None:
+    first, _, duplicate = await _receive(
+        [
+            make_mail(subject="하나", message_id="<batch-a@univ.ac.kr>"),
+            make_mail(subject="둘", message_id="<batch-b@univ.ac.kr>"),
+            make_mail(subject="하나", message_id="<batch-a@univ.ac.kr>"),
+        ]
+    )
+    assert await drain(inbound_settings) == 3
+    assert len(set((await _verdict_transactions(committed_db)).values())) == 1
+    rows = {r.id: r for r in await _rows(committed_db)}
+    assert rows[duplicate].status == "ignored" and "duplicate" in rows[duplicate].reason
+    assert rows[duplicate].ticket_id == rows[first].ticket_id
+    async with AsyncSession(committed_db) as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 2
+        assert await session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
+async def test_a_failing_mail_does_not_take_the_mails_claimed_beside_it_down(
+    committed_db: AsyncEngine, inbound_settings: Settings, tmp_path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("storage is broken")
+    broken = inbound_settings.model_copy(
+        update={"local_upload_root": str(blocker), "mail_max_attempts": 3}
+    )
+    failing = make_mail(message_id="<batch-fails@univ.ac.kr>")
+    failing.add_attachment(b"data", maintype="application", subtype="pdf", filename="a.pdf")
+    before, bad, after = await _receive(
+        [
+            make_mail(message_id="<batch-1@univ.ac.kr>"),
+            failing,
+            make_mail(message_id="<batch-2@univ.ac.kr>"),
+        ]
+    )
+    await drain(broken)
+    rows = {r.id: r for r in await _rows(committed_db)}
+    # The batch rolled back and each mail ran alone: the good ones on their first attempt.
+    assert (rows[before].status, rows[before].attempts) == ("processed", 1)
+    assert (rows[after].status, rows[after].attempts) == ("processed", 1)
+    assert (rows[bad].status, rows[bad].attempts) == ("quarantined", 3)
+    assert len(set((await _verdict_transactions(committed_db)).values())) == 3
+    async with AsyncSession(committed_db) as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 2
+        assert await session.scalar(select(func.count()).select_from(Comment)) == 2
+
+
 async def test_a_message_whose_worker_died_is_reclaimed_and_finally_quarantined(
     committed_db: AsyncEngine, inbound_settings: Settings
 ) -> None:
@@ -308,7 +364,7 @@ async def test_the_owner_of_a_claim_waits_for_a_row_lock_instead_of_dropping_the
         await other.execute(
             select(InboundMessage.id).where(InboundMessage.id == inbound_id).with_for_update()
         )
-        processing = asyncio.create_task(process_one(inbound_settings, claim.id, claim.attempt))
+        processing = asyncio.create_task(process_one(inbound_settings, claim))
         await asyncio.sleep(0.5)
         assert not processing.done(), "the owner gave its claimed message up"
         await other.commit()
