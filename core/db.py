@@ -89,3 +89,9 @@ async def driver_connection(session: AsyncSession) -> Any:
     use it only for writes and for reads of rows the session has not changed."""
     connection = await session.connection()
     return (await connection.get_raw_connection()).driver_connection
+
+
+async def driver_execute(session: AsyncSession, statement: str, params: Any = None) -> Any:
+    """Run one statement on `session`'s psycopg connection (see driver_connection); the cursor.
+    `statement` uses psycopg's placeholders (`%s`, `%(name)s`)."""
+    return await (await driver_connection(session)).execute(statement, params)

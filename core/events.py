@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from core.models import Ticket
 
 # Each module registers its handlers with @subscribe at import time.
 HANDLER_MODULES: list[str] = [
@@ -21,6 +24,15 @@ HANDLER_MODULES: list[str] = [
     "core.sla.handlers",
     "core.notifications.handlers",
 ]
+
+
+@dataclass(frozen=True)
+class TicketOpening:
+    """A new ticket about to be inserted: handlers may fill in its fields (the SLA clock's
+    targets), so one INSERT writes them instead of an INSERT and an UPDATE. It has no id yet;
+    anything that needs one subscribes to TicketCreated."""
+
+    ticket: Ticket
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,14 @@ class TicketFieldsChanged:
     actor_id: int | None
 
 
-Event = TicketCreated | CommentAdded | TicketAssigned | TicketStatusChanged | TicketFieldsChanged
+Event = (
+    TicketOpening
+    | TicketCreated
+    | CommentAdded
+    | TicketAssigned
+    | TicketStatusChanged
+    | TicketFieldsChanged
+)
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 
 _handlers: dict[type, list[Handler]] = {}

@@ -12,8 +12,7 @@ from core.models import Attachment, AttachmentStatus
 
 async def add(session: AsyncSession, attachment: Attachment) -> Attachment:
     session.add(attachment)
-    await session.flush()
-    await session.refresh(attachment, ["created_at"])
+    await session.flush()  # created_at: RETURNING (eager_defaults)
     return attachment
 
 

@@ -255,11 +255,11 @@ async def dedupe(ctx: Context) -> None:
     # Two copies processed at once by two workers: the second waits here for the first's commit.
     await repository.xact_lock(ctx.session, "inbound:" + key)
     if mail.message_id:
-        existing = await repository.comment_by_message_id(ctx.session, mail.message_id)
+        existing = await repository.comment_with_message_id(ctx.session, mail.message_id)
         if existing is not None:
+            comment_id, ticket_id = existing
             raise ignore(
-                f"duplicate: this Message-ID is already comment {existing.id}",
-                ticket_id=existing.ticket_id,
+                f"duplicate: this Message-ID is already comment {comment_id}", ticket_id=ticket_id
             )
     else:
         earlier = await repository.earlier_copy_by_digest(

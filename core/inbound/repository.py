@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -112,13 +112,12 @@ async def lock_claimed(session: AsyncSession, claims: Sequence[Claim]) -> dict[i
 # Several verdicts share one commit: each row's processed_at is moved to the moment just before
 # it, so "processed at" (and the latency the bench reports from it) is when the result became
 # visible, not when its own step finished.
-_STAMP_PROCESSED = text(
-    "UPDATE inbound_messages SET processed_at = clock_timestamp() WHERE id = ANY(:ids)"
-)
-
-
 async def stamp_processed(session: AsyncSession, inbound_ids: list[int]) -> None:
-    await session.execute(_STAMP_PROCESSED, {"ids": inbound_ids})
+    await db.driver_execute(
+        session,
+        "UPDATE inbound_messages SET processed_at = clock_timestamp() WHERE id = ANY(%s)",
+        (inbound_ids,),
+    )
 
 
 async def get(
@@ -150,22 +149,20 @@ async def set_retry(
     return bool(result.rowcount)
 
 
-# The verdict of every processed mail: a fixed statement (building an ORM update for each mail
-# cost more than running it).
-_RECORD_VERDICT = text(
-    """
+# The verdict of every processed mail, straight to the driver (building an ORM update for each
+# mail cost more than running it).
+_RECORD_VERDICT = """
     UPDATE inbound_messages SET
-        status = :status, reason = :reason, locked_until = NULL,
-        processed_at = clock_timestamp(), parse_result = :parse_result,
-        ticket_id = :ticket_id, comment_id = :comment_id,
-        message_id = COALESCE(:message_id, message_id),
-        subject = COALESCE(:subject, subject),
-        from_address = COALESCE(:from_address, from_address)
-    WHERE id = :inbound_id
-      AND (CAST(:attempt AS integer) IS NULL
-           OR (status = 'processing' AND attempts = CAST(:attempt AS integer)))
+        status = %(status)s, reason = %(reason)s, locked_until = NULL,
+        processed_at = clock_timestamp(), parse_result = %(parse_result)s,
+        ticket_id = %(ticket_id)s, comment_id = %(comment_id)s,
+        message_id = COALESCE(%(message_id)s, message_id),
+        subject = COALESCE(%(subject)s, subject),
+        from_address = COALESCE(%(from_address)s, from_address)
+    WHERE id = %(inbound_id)s
+      AND (CAST(%(attempt)s AS integer) IS NULL
+           OR (status = 'processing' AND attempts = CAST(%(attempt)s AS integer)))
     """
-).bindparams(bindparam("parse_result", type_=JSONB))
 
 
 async def record_verdict(
@@ -184,14 +181,15 @@ async def record_verdict(
 ) -> bool:
     """Record the pipeline's verdict and what the parse learnt (None keeps a column as it is for
     the last three); with `attempt`, only if the row is still this worker's claim."""
-    result = await session.execute(
+    cursor = await db.driver_execute(
+        session,
         _RECORD_VERDICT,
         {
             "inbound_id": inbound_id,
             "attempt": attempt,
             "status": status,
             "reason": reason,
-            "parse_result": parse_result,
+            "parse_result": Jsonb(parse_result),
             "ticket_id": ticket_id,
             "comment_id": comment_id,
             "message_id": message_id,
@@ -199,7 +197,7 @@ async def record_verdict(
             "from_address": from_address,
         },
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cursor.rowcount)
 
 
 async def set_final(
@@ -250,11 +248,19 @@ async def stuck_over_attempts(
 
 async def xact_lock(session: AsyncSession, key: str) -> None:
     """Serialise work on one key (a Message-ID) until this transaction ends."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    await db.driver_execute(
+        session, "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,)
+    )
 
 
-async def comment_by_message_id(session: AsyncSession, message_id: str) -> Comment | None:
-    return await session.scalar(select(Comment).where(Comment.message_id == message_id).limit(1))
+async def comment_with_message_id(session: AsyncSession, message_id: str) -> tuple[int, int] | None:
+    """(comment id, ticket id) of the comment that came with this Message-ID. Comments are
+    flushed as they are added, so one added earlier in this transaction is found too."""
+    cursor = await db.driver_execute(
+        session, "SELECT id, ticket_id FROM comments WHERE message_id = %s LIMIT 1", (message_id,)
+    )
+    row = await cursor.fetchone()
+    return (row[0], row[1]) if row else None
 
 
 async def earlier_copy_by_digest(
@@ -280,19 +286,15 @@ async def earlier_copy_by_digest(
 async def count_from_sender(
     session: AsyncSession, *, address: str, since: datetime, before_id: int
 ) -> int:
-    return (
-        await session.scalar(
-            select(func.count())
-            .select_from(InboundMessage)
-            .where(
-                # from_address is stored lowercased: the (from_address, received_at) index serves.
-                InboundMessage.from_address == address.lower(),
-                InboundMessage.received_at >= since,
-                InboundMessage.id < before_id,
-            )
-        )
-        or 0
+    # from_address is stored lowercased: the (from_address, received_at) index serves.
+    cursor = await db.driver_execute(
+        session,
+        "SELECT count(*) FROM inbound_messages"
+        " WHERE from_address = %s AND received_at >= %s AND id < %s",
+        (address.lower(), since, before_id),
     )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def ticket_ids_for_message_ids(session: AsyncSession, message_ids: list[str]) -> list[int]:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
 
@@ -55,8 +56,27 @@ class _MailPolicy(EmailPolicy):
         return super().header_fetch_parse(name, value)
 
 
+class _HeaderClasses(HeaderRegistry):
+    """The stdlib's registry builds a new class (`type(...)`) every time a header is parsed; the
+    class depends only on the header's name, so build each once. Bounded: names the registry
+    does not know all share the default class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        if key not in self.registry:
+            key = ""
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = super().__getitem__(name)
+        return built
+
+
 MAX_CACHED_HEADER_CHARS = 1000
-POLICY = _MailPolicy()
+POLICY = _MailPolicy(header_factory=_HeaderClasses())
 
 
 # Small: a parsed header keeps its parse tree (several KB); the hits that matter are within one

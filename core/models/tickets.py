@@ -198,6 +198,8 @@ class Comment(Base):
 
 class Attachment(Base):
     __tablename__ = "attachments"
+    # created_at comes back in the INSERT's RETURNING (callers show it) instead of a SELECT.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
         enum_check("status", AttachmentStatus),
         Index(

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core import db
@@ -69,35 +69,30 @@ async def insert_email(session: AsyncSession, values: dict[str, Any]) -> QueuedE
 
 # Loop-guard counts. Each reads the ages of the recipient's mails (not suppressed) within the
 # widest window and counts per window here: the guards cap those mails, so there are few, and a
-# fixed text statement costs a fraction of building a windowed-count select for every mail.
-_AGES_ABOUT_TICKET = text(
-    """
+# fixed statement on the driver costs a fraction of building a windowed-count select for every
+# mail.
+_AGES_ABOUT_TICKET = """
     SELECT extract(epoch FROM now() - created_at) FROM outbound_emails
-    WHERE ticket_id = :ticket_id AND recipient = :recipient AND status <> 'suppressed'
-      AND created_at > now() - make_interval(mins => :widest)
+    WHERE ticket_id = %(ticket_id)s AND recipient = %(recipient)s AND status <> 'suppressed'
+      AND created_at > now() - make_interval(mins => %(widest)s)
     """
-)
-_AGES_WITHOUT_TICKET = text(
-    """
+_AGES_WITHOUT_TICKET = """
     SELECT extract(epoch FROM now() - created_at) FROM outbound_emails
-    WHERE ticket_id IS NULL AND recipient = :recipient AND kind = :kind
-      AND status <> 'suppressed' AND created_at > now() - make_interval(mins => :widest)
+    WHERE ticket_id IS NULL AND recipient = %(recipient)s AND kind = %(kind)s
+      AND status <> 'suppressed' AND created_at > now() - make_interval(mins => %(widest)s)
     """
-)
 # Acknowledgements go through the requester's recent tickets (tickets are touched when they
 # open, so updated_at bounds them) and then the (ticket_id, recipient) index.
-_AGES_OF_ACKNOWLEDGEMENTS = text(
-    """
+_AGES_OF_ACKNOWLEDGEMENTS = """
     SELECT extract(epoch FROM now() - o.created_at) FROM outbound_emails o
     WHERE o.ticket_id IN (
             SELECT t.id FROM tickets t
-            WHERE t.requester_id = :requester_id
-              AND t.updated_at > now() - make_interval(mins => :widest)
-              AND t.created_at > now() - make_interval(mins => :widest))
-      AND o.recipient = :recipient AND o.kind = 'acknowledgement' AND o.status <> 'suppressed'
-      AND o.created_at > now() - make_interval(mins => :widest)
+            WHERE t.requester_id = %(requester_id)s
+              AND t.updated_at > now() - make_interval(mins => %(widest)s)
+              AND t.created_at > now() - make_interval(mins => %(widest)s))
+      AND o.recipient = %(recipient)s AND o.kind = 'acknowledgement' AND o.status <> 'suppressed'
+      AND o.created_at > now() - make_interval(mins => %(widest)s)
     """
-)
 
 
 async def _windowed_counts(
@@ -105,10 +100,8 @@ async def _windowed_counts(
 ) -> list[int]:
     if not windows_min:
         return []
-    ages = [
-        float(age)
-        for age in await session.scalars(statement, {**params, "widest": max(windows_min)})
-    ]
+    cursor = await db.driver_execute(session, statement, {**params, "widest": max(windows_min)})
+    ages = [float(age) for (age,) in await cursor.fetchall()]
     return [sum(1 for age in ages if age < minutes * 60) for minutes in windows_min]
 
 
@@ -136,6 +129,7 @@ async def acknowledgement_counts(
 ) -> list[int]:
     """Per window: acknowledgements sent to `recipient` for tickets they opened, over all of
     their tickets."""
+    await session.flush()  # the statement reads tickets, which the session may be changing
     return await _windowed_counts(
         session,
         _AGES_OF_ACKNOWLEDGEMENTS,

@@ -18,11 +18,9 @@ async def _ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
     return await session.get(Ticket, ticket_id)
 
 
-@events.subscribe(events.TicketCreated)
-async def start_clock(session: AsyncSession, event: events.TicketCreated) -> None:
-    ticket = await _ticket(session, event.ticket_id)
-    if ticket is not None:
-        await service.on_ticket_created(session, ticket=ticket, now=clock.now())
+@events.subscribe(events.TicketOpening)
+async def start_clock(session: AsyncSession, event: events.TicketOpening) -> None:
+    await service.on_ticket_opening(session, ticket=event.ticket, now=clock.now())
 
 
 @events.subscribe(events.TicketFieldsChanged)

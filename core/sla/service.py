@@ -150,10 +150,10 @@ class SlaContext:
 # --- the ticket's life (called by core/sla/handlers.py) ----------------------------------------
 
 
-async def on_ticket_created(session: AsyncSession, *, ticket: Ticket, now: datetime) -> None:
+async def on_ticket_opening(session: AsyncSession, *, ticket: Ticket, now: datetime) -> None:
+    """Before the ticket's INSERT: its clock and targets are written with it."""
     context = await SlaContext.load(session)
     engine.start(ticket, context.targets(context.match(ticket)), now)
-    await session.flush()
 
 
 async def on_fields_changed(session: AsyncSession, *, ticket: Ticket, now: datetime) -> None:

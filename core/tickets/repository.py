@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from psycopg.types.json import Jsonb
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Comment, Ticket, TicketEvent, TicketParticipant
+from core import db
+from core.models import Comment, Ticket, TicketParticipant
 
 
 async def add_ticket(session: AsyncSession, ticket: Ticket) -> Ticket:
@@ -20,10 +24,16 @@ async def add_comment(session: AsyncSession, comment: Comment) -> Comment:
     return comment
 
 
-async def add_event(session: AsyncSession, event: TicketEvent) -> TicketEvent:
-    session.add(event)
-    await session.flush()
-    return event
+async def add_event(
+    session: AsyncSession, *, ticket_id: int, actor_id: int | None, kind: str, data: dict[str, Any]
+) -> None:
+    """Append to a ticket's history: written straight to the driver (every change writes one,
+    and nothing reads the row back in the same transaction through the ORM's identity map)."""
+    await db.driver_execute(
+        session,
+        "INSERT INTO ticket_events (ticket_id, actor_id, kind, data) VALUES (%s, %s, %s, %s)",
+        (ticket_id, actor_id, kind, Jsonb(data)),
+    )
 
 
 async def get_by_subject_and_requester(

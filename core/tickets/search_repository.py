@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
 
+from core import db
 from core.models import Comment, Ticket
 
 
@@ -22,39 +19,35 @@ async def ticket_texts(
     return subject, list(comments)
 
 
-# Written for every ticket and comment: fixed statements, cheaper than building an upsert each time.
-_TERMS = (
-    bindparam("public_terms", type_=ARRAY(Text)),
-    bindparam("internal_terms", type_=ARRAY(Text)),
-)
-_REPLACE_DOCUMENT = text(
-    """
+# Written for every ticket and comment: fixed statements on the driver, cheaper than building an
+# upsert each time.
+_REPLACE_DOCUMENT = """
     INSERT INTO ticket_search_documents (ticket_id, public_terms, internal_terms)
-    VALUES (:ticket_id, array_to_tsvector(:public_terms), array_to_tsvector(:internal_terms))
+    VALUES (%(ticket_id)s, array_to_tsvector(%(public_terms)s::text[]),
+            array_to_tsvector(%(internal_terms)s::text[]))
     ON CONFLICT (ticket_id) DO UPDATE
     SET public_terms = excluded.public_terms, internal_terms = excluded.internal_terms
     """
-).bindparams(*_TERMS)
-_APPEND_TERMS = text(
-    """
+_APPEND_TERMS = """
     INSERT INTO ticket_search_documents AS d (ticket_id, public_terms, internal_terms)
-    VALUES (:ticket_id, array_to_tsvector(:public_terms), array_to_tsvector(:internal_terms))
+    VALUES (%(ticket_id)s, array_to_tsvector(%(public_terms)s::text[]),
+            array_to_tsvector(%(internal_terms)s::text[]))
     ON CONFLICT (ticket_id) DO UPDATE
     SET public_terms = d.public_terms || excluded.public_terms,
         internal_terms = d.internal_terms || excluded.internal_terms
     """
-).bindparams(*_TERMS)
 
 
 async def _write_document(
     session: AsyncSession,
-    statement: Any,
+    statement: str,
     *,
     ticket_id: int,
     public_terms: set[str],
     internal_terms: set[str],
 ) -> None:
-    await session.execute(
+    await db.driver_execute(
+        session,
         statement,
         {
             "ticket_id": ticket_id,

@@ -22,7 +22,6 @@ from core.models import (
     ParticipantRole,
     Role,
     Ticket,
-    TicketEvent,
     TicketParticipant,
     TicketPriority,
     TicketStatus,
@@ -64,12 +63,13 @@ async def record(
     *,
     actor: User | None = None,
     data: dict[str, Any] | None = None,
-) -> TicketEvent:
-    return await repository.add_event(
+) -> None:
+    await repository.add_event(
         session,
-        TicketEvent(
-            ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, data=data or {}
-        ),
+        ticket_id=ticket.id,
+        actor_id=actor.id if actor else None,
+        kind=kind,
+        data=data or {},
     )
 
 
@@ -96,20 +96,19 @@ async def open_ticket(
     subject = " ".join(subject.split())[:MAX_SUBJECT_LENGTH]
     if not subject:
         raise Invalid("a ticket needs a subject")
-    ticket = await repository.add_ticket(
-        session,
-        Ticket(
-            subject=subject,
-            status=TicketStatus.new.value,
-            priority=TicketPriority(priority).value,
-            channel=Channel(channel).value,
-            requester_id=requester.id,
-            team_id=team_id,
-            category_id=category_id,
-            thread_message_id=message_id,
-            follow_up_of_id=follow_up_of_id,
-        ),
+    ticket = Ticket(
+        subject=subject,
+        status=TicketStatus.new.value,
+        priority=TicketPriority(priority).value,
+        channel=Channel(channel).value,
+        requester_id=requester.id,
+        team_id=team_id,
+        category_id=category_id,
+        thread_message_id=message_id,
+        follow_up_of_id=follow_up_of_id,
     )
+    await events.publish(session, events.TicketOpening(ticket))
+    ticket = await repository.add_ticket(session, ticket)
     comment = await repository.add_comment(
         session,
         Comment(
