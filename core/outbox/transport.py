@@ -2,8 +2,9 @@
 SMTP_HOST unset, `.eml` files under OUTBOX_SINK_DIR that a newcomer can open in any mail client.
 
 One transport is one SMTP connection, used for one message at a time. `send` speaks MAIL, RCPT and
-DATA itself (instead of aiosmtplib's `sendmail`) so the sender can record, before DATA, that the
-message is being handed over: see scheduler/mailsender.py for why that moment matters.
+DATA itself (instead of aiosmtplib's `sendmail`) so the sender can record, before the message's
+content goes out, that it is being handed over: see scheduler/mailsender.py for why that moment
+matters.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from core.config import Settings
 
@@ -140,11 +142,15 @@ class SmtpTransport(Transport):
         self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
     ) -> SendResult:
         smtp = await self._connect()
-        # The hand-over mark is written while MAIL and RCPT are exchanged (its database round
-        # trip hides behind theirs) and must have succeeded before DATA starts.
+        # The hand-over mark is written while MAIL, RCPT and DATA are exchanged (its database
+        # round trip hides behind theirs) and must have succeeded before the message is sent:
+        # the relay takes nothing until the content's final dot, so a transaction abandoned in
+        # between delivers nothing.
         hand_over = asyncio.ensure_future(before_data())
         try:
             smtp, refused = await self._envelope(smtp, sender, recipient)
+            if refused is None:
+                refused = await self._start_data(smtp)
         except BaseException:
             with contextlib.suppress(BaseException):
                 await hand_over
@@ -152,21 +158,54 @@ class SmtpTransport(Transport):
         if refused is not None:
             await hand_over  # the refusal, recorded next, clears the mark
             return refused
-        if not await hand_over:
-            await self._reset(smtp)
-            return LeaseLost()
         try:
-            response = await smtp.data(data)
-        except aiosmtplib.SMTPDataError as exc:
-            await self._reset(smtp)
-            return Refused(exc.code, f"{exc.code} {_one_line(exc.message)} (DATA)")
+            held = await hand_over
+        except BaseException:
+            self._abandon(smtp)
+            raise
+        if not held:
+            self._abandon(smtp)
+            return LeaseLost()
+        return await self._content(smtp, data)
+
+    async def _start_data(self, smtp: aiosmtplib.SMTP) -> Refused | None:
+        """The DATA command; None once the relay waits for the content (354)."""
+        try:
+            response = await smtp.execute_command(b"DATA")
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            smtp.close()
-            self._smtp = None
+            self._abandon(smtp)
+            raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
+        if response.code == 354:
+            return None
+        await self._reset(smtp)
+        return Refused(response.code, f"{response.code} {_one_line(response.message)} (DATA)")
+
+    async def _content(self, smtp: aiosmtplib.SMTP, data: bytes) -> SendResult:
+        """The message after the relay's 354: dot-stuffed, CRLF line ends, the final dot; the
+        relay's answer to it is the outcome (aiosmtplib's `data()` sends DATA itself, which
+        went out earlier here)."""
+        message = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data))
+        if not message.endswith(b"\r\n"):
+            message += b"\r\n"
+        try:
+            if smtp.protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("connection lost")
+            smtp.protocol.write(message + b".\r\n")
+            response = await smtp.protocol.read_response(timeout=self.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            self._abandon(smtp)
             raise RelayUnavailable(
                 f"relay dropped the connection during DATA: {_one_line(exc)}"
             ) from exc
+        if response.code != 250:
+            await self._reset(smtp)
+            return Refused(response.code, f"{response.code} {_one_line(response.message)} (DATA)")
         return Accepted(f"{response.code} {_one_line(response.message)}")
+
+    def _abandon(self, smtp: aiosmtplib.SMTP) -> None:
+        """Drop the connection: the only way out of a DATA phase that must deliver nothing."""
+        smtp.close()
+        self._smtp = None
 
     async def _envelope(
         self, smtp: aiosmtplib.SMTP, sender: str, recipient: str

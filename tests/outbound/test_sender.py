@@ -8,6 +8,7 @@ import signal
 import sys
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 
 from api.app import create_app
@@ -16,7 +17,7 @@ from core.auth.jwt import issue_access_token
 from core.models import OutboundEmail, OutboundStatus, Role
 from core.outbox import repository
 from core.outbox.delivery import SenderOptions, deliver_batch
-from core.outbox.transport import SmtpTransport
+from core.outbox.transport import Accepted, LeaseLost, SmtpTransport
 from scheduler.mailsender import run_sender
 from tests.outbound.support import (
     FAST,
@@ -271,3 +272,75 @@ async def test_stopping_releases_claimed_rows_untried(committed_db) -> None:
     assert report.claimed == 6 and report.released == 6 and relay.messages == []
     assert await outbox_counts(committed_db) == {"queued": 6}
     assert all(r.attempts == 0 and r.locked_until is None for r in await _rows(committed_db))
+
+
+async def _accept() -> bool:
+    return True
+
+
+async def _lost() -> bool:
+    return False
+
+
+async def test_the_content_goes_out_only_after_the_hand_over_mark_holds() -> None:
+    """DATA is started while the mark is written; if the mark does not hold (another sender took
+    the row), the transaction is abandoned mid-DATA and the relay delivers nothing."""
+    async with capture_server() as relay:
+        transport = SmtpTransport(host="127.0.0.1", port=relay.port, timeout=5)
+        try:
+            message = b"Subject: lost\r\nMessage-ID: <lost@t>\r\n\r\nnot to be delivered\r\n"
+            result = await transport.send(
+                email_id=1,
+                sender="help@t.ac.kr",
+                recipient="a@t.ac.kr",
+                data=message,
+                before_data=_lost,
+            )
+            assert isinstance(result, LeaseLost)
+
+            async def database_down() -> bool:
+                raise ConnectionError("database went away")
+
+            with pytest.raises(ConnectionError):
+                await transport.send(
+                    email_id=2,
+                    sender="help@t.ac.kr",
+                    recipient="a@t.ac.kr",
+                    data=message,
+                    before_data=database_down,
+                )
+            # The next mail on the same transport reconnects and goes through, exactly once.
+            kept = b"Subject: kept\r\nMessage-ID: <kept@t>\r\n\r\ndelivered\r\n"
+            result = await transport.send(
+                email_id=3,
+                sender="help@t.ac.kr",
+                recipient="a@t.ac.kr",
+                data=kept,
+                before_data=_accept,
+            )
+            assert isinstance(result, Accepted) and result.detail.startswith("250")
+        finally:
+            await transport.close()
+        await wait_for(lambda: len(relay.messages) >= 1)
+        await asyncio.sleep(0.2)  # an abandoned transaction would have arrived by now
+    assert [m.message["Message-ID"] for m in relay.messages] == ["<kept@t>"]
+
+
+async def test_content_is_dot_stuffed_and_ends_in_crlf_on_the_wire() -> None:
+    body = b"Subject: dots\r\n\r\n.one dot\r\n..two dots\r\n.\r\nbare lf\nlast line"
+    async with capture_server() as relay:
+        transport = SmtpTransport(host="127.0.0.1", port=relay.port, timeout=5)
+        try:
+            result = await transport.send(
+                email_id=1,
+                sender="help@t.ac.kr",
+                recipient="a@t.ac.kr",
+                data=body,
+                before_data=_accept,
+            )
+        finally:
+            await transport.close()
+    assert isinstance(result, Accepted)
+    [captured] = relay.messages
+    # The relay un-stuffs the dots: the message arrives as it was, with CRLF line ends.
+    assert captured.data == body.replace(b"bare lf\n", b"bare lf\r\n") + b"\r\n"
