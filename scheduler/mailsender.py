@@ -10,11 +10,12 @@ adds throughput.
 Exactly once per (event, recipient). The outbox row is unique per (event_key, recipient), so a
 mail is enqueued once; the hard part is the window between the relay's 250 and our database
 update. A row moves queued -> sending (with a lease, `locked_until`) -> sent/queued/failed, and
-before DATA the sender records the hand-over (`sent_at`), fenced by its lease:
+before the message's content goes out the sender records the hand-over (`sent_at`), fenced by its
+lease:
 
-* a sender that dies before the hand-over mark never started DATA: when the lease runs out the row
-  is simply claimed again and sent (no duplicate is possible; an unfinished SMTP transaction is
-  discarded by the relay);
+* a sender that dies before the hand-over mark never sent the content: when the lease runs out
+  the row is simply claimed again and sent (no duplicate is possible; an unfinished SMTP
+  transaction is discarded by the relay);
 * a sender that dies after the mark may or may not have had the message accepted. We prefer not
   to send it again: the row is settled as `sent` with a note ("unconfirmed: ...") in `last_error`
   that names the Message-ID to look for in the relay's log, and an admin can retry it from the
@@ -25,10 +26,11 @@ before DATA the sender records the hand-over (`sent_at`), fenced by its lease:
   (RFC 5321 4.1.1.4 leaves the outcome unknown; a duplicate is possible and carries the same
   Message-ID, which mail clients fold together).
 
-Cost. The mark is written while MAIL FROM and RCPT TO are exchanged and awaited before DATA, so
-its round trip hides behind theirs; the marks of all lanes are group-committed (one statement
-marks every lane's next mail), each mail's success rides along with the next mark, and that
-connection runs with synchronous_commit off: a mark must survive the sender's crash, not the
+Cost. The mark is written while MAIL FROM, RCPT TO and DATA are exchanged and awaited before the
+content goes out (the relay keeps nothing until the content's final dot), so its round trip hides
+behind theirs; the marks of all lanes are group-committed (one statement marks every lane's next
+mail), each mail's success rides along with the next mark, and that connection runs with
+synchronous_commit off: a mark must survive the sender's crash, not the
 database's (and WAL order means a success never survives without its mark). bench/outbound
 measures the whole against a bare aiosmtplib loop.
 

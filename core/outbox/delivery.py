@@ -5,10 +5,10 @@ The protocol, row by row (the why is in scheduler/mailsender.py):
 1. claim: one statement marks up to `batch_size` due rows `sending` with a lease (FOR UPDATE SKIP
    LOCKED, so concurrent senders never take the same row); a row whose lease ran out while it was
    marked as handed over is settled as sent-unconfirmed instead of being sent again;
-2. MAIL FROM / RCPT TO;
-3. hand-over mark (`sent_at`), fenced by the lease, just before DATA;
-4. DATA, then the outcome, fenced by the lease too: refusals and outages are recorded at once, a
-   success together with the next mail's hand-over mark (or at the end of the batch).
+2. MAIL FROM / RCPT TO / DATA, and meanwhile the hand-over mark (`sent_at`), fenced by the lease;
+3. once the mark holds, the content, then the outcome, fenced by the lease too: refusals and
+   outages are recorded at once, a success together with the next mail's hand-over mark (or at
+   the end of the batch).
 
 Marks and outcomes commit without waiting for the WAL flush: each must survive a crash of the
 sender, not of the database, and WAL order means an outcome never survives without its mark.
