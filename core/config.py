@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # MAIL, RCPT and DATA in one round trip when the relay offers PIPELINING (RFC 2920); off
+    # for a relay that offers it and gets it wrong.
+    smtp_pipelining: bool = True
     outbox_sink_dir: str = ".data/outbox"
 
     # --- inbound mail (our SMTP listener) ------------------------------------------------

@@ -10,6 +10,7 @@ matters.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import re
@@ -20,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
-from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.protocol import (
+    MAX_RESPONSE_LENGTH,
+    PERIOD_REGEX,
+    SMTPProtocol,
+    normalize_message_line_endings,
+)
+from aiosmtplib.response import SMTPResponse
 
 from core.config import Settings
 
@@ -56,6 +63,63 @@ class LeaseLost:
 SendResult = Accepted | Refused | LeaseLost
 
 
+class _PipeliningProtocol(SMTPProtocol):
+    """aiosmtplib's protocol with room for more than one response in flight (RFC 2920).
+
+    aiosmtplib hands over one response per read and drops what arrives while no read waits (its
+    guard against unsolicited data), so the responses to pipelined commands, which a relay
+    usually sends in one segment, would be lost. Here every complete response is kept, in order:
+    the response waiter holds the oldest, `_queued` the rest. A transport switches a connection
+    to this class after EHLO, only when the relay offers PIPELINING (see `_allow_pipelining`);
+    it relies on aiosmtplib's response parser (`_read_response_from_buffer`), which is why
+    pyproject.toml pins aiosmtplib's minor version, and tests/outbound/test_sender.py drives it
+    against a real pipelining server."""
+
+    _queued: collections.deque[SMTPResponse]
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._response_waiter
+        if waiter is None:
+            return
+        self._buffer.extend(data)
+        try:
+            while (response := self._read_response_from_buffer()) is not None:
+                self._queued.append(response)
+        except Exception as exc:
+            if not waiter.done():
+                self._set_response_exception(waiter, exc)
+            return
+        if len(self._buffer) > MAX_RESPONSE_LENGTH:
+            del self._buffer[:]
+            if not waiter.done():
+                self._set_response_exception(
+                    waiter, aiosmtplib.SMTPResponseException(500, "Response too long")
+                )
+            return
+        self._hand_over_next()
+
+    def _hand_over_next(self) -> None:
+        waiter = self._response_waiter
+        if self._queued and waiter is not None and not waiter.done():
+            waiter.set_result(self._queued.popleft())
+
+    async def read_response(self, timeout: float | None = None) -> SMTPResponse:  # noqa: ASYNC109
+        response = await super().read_response(timeout)
+        self._hand_over_next()  # the next queued response, into the new waiter
+        return response
+
+
+def _allow_pipelining(smtp: aiosmtplib.SMTP) -> bool:
+    """Switch the connection's protocol to _PipeliningProtocol if the relay offers PIPELINING."""
+    protocol = smtp.protocol
+    if protocol is None or not smtp.supports_extension("pipelining"):
+        return False
+    if not isinstance(protocol, _PipeliningProtocol):
+        protocol._queued = collections.deque()  # type: ignore[attr-defined]
+        protocol.__class__ = _PipeliningProtocol
+    return True
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -82,8 +146,10 @@ class SmtpTransport(Transport):
         starttls: bool = False,
         timeout: float = 30.0,
         local_hostname: str | None = None,
+        pipelining: bool = True,
     ) -> None:
         self.host = host
+        self.pipelining = pipelining
         self.port = port
         self.username = username
         self.password = password
@@ -91,6 +157,12 @@ class SmtpTransport(Transport):
         self.timeout = timeout
         self.local_hostname = local_hostname or socket.gethostname() or "localhost"
         self._smtp: aiosmtplib.SMTP | None = None
+        self._pipelined = False  # this connection sends MAIL, RCPT and DATA in one write
+
+    @property
+    def pipelining_in_use(self) -> bool:
+        """Whether the current connection sends MAIL, RCPT and DATA in one write."""
+        return self._smtp is not None and self._pipelined
 
     @classmethod
     def from_settings(cls, settings: Settings, *, timeout: float = 30.0) -> SmtpTransport:
@@ -101,6 +173,7 @@ class SmtpTransport(Transport):
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=timeout,
+            pipelining=settings.smtp_pipelining,
         )
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -129,6 +202,7 @@ class SmtpTransport(Transport):
                 f"relay {self.host}:{self.port} unreachable: {_one_line(exc) or type(exc).__name__}"
             ) from exc
         self._smtp = smtp
+        self._pipelined = self.pipelining and _allow_pipelining(smtp)
         return smtp
 
     async def _reset(self, smtp: aiosmtplib.SMTP) -> None:
@@ -148,9 +222,12 @@ class SmtpTransport(Transport):
         # between delivers nothing.
         hand_over = asyncio.ensure_future(before_data())
         try:
-            smtp, refused = await self._envelope(smtp, sender, recipient)
-            if refused is None:
-                refused = await self._start_data(smtp)
+            if self._pipelined:
+                smtp, refused = await self._pipelined_envelope(smtp, sender, recipient)
+            else:
+                smtp, refused = await self._envelope(smtp, sender, recipient)
+                if refused is None:
+                    refused = await self._start_data(smtp)
         except BaseException:
             with contextlib.suppress(BaseException):
                 await hand_over
@@ -167,6 +244,58 @@ class SmtpTransport(Transport):
             self._abandon(smtp)
             return LeaseLost()
         return await self._content(smtp, data)
+
+    async def _pipelined_envelope(
+        self, smtp: aiosmtplib.SMTP, sender: str, recipient: str
+    ) -> tuple[aiosmtplib.SMTP, Refused | None]:
+        """MAIL FROM, RCPT TO and DATA in one write, then their three answers (RFC 2920: DATA may
+        end a group; the content waits for its 354). A refusal, or None once the relay waits
+        for the content."""
+        mail_from, rcpt_to = _path_argument(sender), _path_argument(recipient)
+        if mail_from is None:
+            return smtp, Refused(553, f"553 sender address {sender!r} cannot go on the wire")
+        if rcpt_to is None:
+            return smtp, Refused(553, f"553 recipient address {recipient!r} cannot go on the wire")
+        group = b"MAIL FROM:" + mail_from + b"\r\nRCPT TO:" + rcpt_to + b"\r\nDATA\r\n"
+        # A reused connection may have been closed by the relay while idle; nothing can have
+        # been delivered before the content, so one reconnect is safe.
+        for attempt in (1, 2):
+            try:
+                protocol = smtp.protocol
+                if protocol is None:
+                    raise aiosmtplib.SMTPServerDisconnected("connection lost")
+                protocol.write(group)
+                mail = await protocol.read_response(timeout=self.timeout)
+                rcpt = await protocol.read_response(timeout=self.timeout)
+                data = await protocol.read_response(timeout=self.timeout)
+                break
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+                self._abandon(smtp)
+                if attempt == 2:
+                    raise RelayUnavailable(
+                        f"relay dropped the connection: {_one_line(exc)}"
+                    ) from exc
+                smtp = await self._connect()
+                if not self._pipelined:  # the relay stopped offering PIPELINING
+                    smtp, refused = await self._envelope(smtp, sender, recipient)
+                    return smtp, refused or await self._start_data(smtp)
+        refused = None
+        if mail.code != 250:
+            refused = Refused(mail.code, f"{mail.code} {_one_line(mail.message)} (MAIL FROM)")
+        elif rcpt.code not in (250, 251):
+            detail = f"{rcpt.code} {_one_line(rcpt.message)} (RCPT TO {recipient})"
+            refused = Refused(rcpt.code, detail)
+        elif data.code != 354:
+            refused = Refused(data.code, f"{data.code} {_one_line(data.message)} (DATA)")
+        if refused is None:
+            return smtp, None
+        if data.code == 354:
+            # DATA was taken although MAIL or RCPT was not (RFC 2920 forbids that): leave
+            # without sending a content that could be delivered to someone.
+            self._abandon(smtp)
+        else:
+            await self._reset(smtp)
+        return smtp, refused
 
     async def _start_data(self, smtp: aiosmtplib.SMTP) -> Refused | None:
         """The DATA command; None once the relay waits for the content (354)."""

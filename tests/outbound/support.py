@@ -47,6 +47,16 @@ class CaptureHandler:
     tempfail_data: int = 0
     # Called with each accepted message after it is stored, before the 250 goes out.
     after_store: Callable[[Captured], Awaitable[None]] | None = None
+    # Offer PIPELINING in the EHLO answer (aiosmtpd reads pipelined commands in order anyway).
+    pipelining: bool = False
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
