@@ -218,14 +218,17 @@ async def _rows(engine: AsyncEngine) -> list[InboundMessage]:
         return list(await session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
 
 
+def _broken_storage(settings: Settings, tmp_path) -> Settings:
+    """Settings whose upload root is a file: every attachment fails to store; 3 attempts."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("storage is broken")
+    return settings.model_copy(update={"local_upload_root": str(blocker), "mail_max_attempts": 3})
+
+
 async def test_errors_are_retried_then_quarantined_with_the_error(
     committed_db: AsyncEngine, inbound_settings: Settings, tmp_path
 ) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("storage is broken")
-    broken = inbound_settings.model_copy(
-        update={"local_upload_root": str(blocker), "mail_max_attempts": 3}
-    )
+    broken = _broken_storage(inbound_settings, tmp_path)
     mail = make_mail(message_id="<retry@univ.ac.kr>")
     mail.add_attachment(b"data", maintype="application", subtype="pdf", filename="a.pdf")
     [inbound_id] = await _receive([mail])
@@ -281,11 +284,7 @@ async def test_first_attempts_share_one_transaction_and_a_duplicate_in_it_is_sti
 async def test_a_failing_mail_does_not_take_the_mails_claimed_beside_it_down(
     committed_db: AsyncEngine, inbound_settings: Settings, tmp_path
 ) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("storage is broken")
-    broken = inbound_settings.model_copy(
-        update={"local_upload_root": str(blocker), "mail_max_attempts": 3}
-    )
+    broken = _broken_storage(inbound_settings, tmp_path)
     failing = make_mail(message_id="<batch-fails@univ.ac.kr>")
     failing.add_attachment(b"data", maintype="application", subtype="pdf", filename="a.pdf")
     before, bad, after = await _receive(

@@ -236,3 +236,31 @@ def create_engine_like(database_url: str) -> AsyncEngine:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     return create_async_engine(database_url, pool_size=5, max_overflow=5)
+
+
+async def mark_holds() -> bool:
+    """A hand-over mark that held (for SmtpTransport.send's before_data)."""
+    return True
+
+
+async def mark_lost() -> bool:
+    """A hand-over mark that did not hold: another sender took the row over."""
+    return False
+
+
+async def send_one(
+    transport: Any,
+    data: bytes,
+    *,
+    recipient: str = "a@t.ac.kr",
+    before_data: Callable[[], Awaitable[bool]] = mark_holds,
+    email_id: int = 1,
+) -> Any:
+    """One SmtpTransport.send from help@t.ac.kr, the way the sender calls it."""
+    return await transport.send(
+        email_id=email_id,
+        sender="help@t.ac.kr",
+        recipient=recipient,
+        data=data,
+        before_data=before_data,
+    )

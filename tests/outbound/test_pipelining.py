@@ -13,16 +13,10 @@ from tests.outbound.support import (
     capture_server,
     drain,
     enqueue_sign_in_links,
+    mark_lost,
+    send_one,
     smtp_settings,
 )
-
-
-async def _accept() -> bool:
-    return True
-
-
-async def _lost() -> bool:
-    return False
 
 
 def _mail(n: int) -> bytes:
@@ -36,38 +30,14 @@ async def test_pipelined_sends_keep_every_answer_with_its_command() -> None:
     async with capture_server(handler) as relay:
         transport = SmtpTransport(host="127.0.0.1", port=relay.port, timeout=5)
         try:
-            first = await transport.send(
-                email_id=1,
-                sender="help@t.ac.kr",
-                recipient="a@t.ac.kr",
-                data=_mail(1),
-                before_data=_accept,
-            )
+            first = await send_one(transport, _mail(1))
             assert transport.pipelining_in_use
             # A refused recipient: its DATA is refused too; all three answers are read, so the
             # next mail on the same connection gets its own.
-            refused = await transport.send(
-                email_id=2,
-                sender="help@t.ac.kr",
-                recipient="gone@t.ac.kr",
-                data=_mail(2),
-                before_data=_accept,
-            )
+            refused = await send_one(transport, _mail(2), recipient="gone@t.ac.kr")
             # A mark that does not hold after the relay said 354: nothing is delivered.
-            lost = await transport.send(
-                email_id=3,
-                sender="help@t.ac.kr",
-                recipient="b@t.ac.kr",
-                data=_mail(3),
-                before_data=_lost,
-            )
-            last = await transport.send(
-                email_id=4,
-                sender="help@t.ac.kr",
-                recipient="c@t.ac.kr",
-                data=_mail(4),
-                before_data=_accept,
-            )
+            lost = await send_one(transport, _mail(3), recipient="b@t.ac.kr", before_data=mark_lost)
+            last = await send_one(transport, _mail(4), recipient="c@t.ac.kr")
         finally:
             await transport.close()
     assert isinstance(first, Accepted) and first.detail.startswith("250")
@@ -89,13 +59,7 @@ async def test_the_sender_pipelines_when_offered_and_not_when_turned_off(committ
             await drain(committed_db, settings)
             probe = SmtpTransport.from_settings(settings)
             try:
-                await probe.send(
-                    email_id=0,
-                    sender="help@t.ac.kr",
-                    recipient="probe@t.ac.kr",
-                    data=_mail(0),
-                    before_data=_accept,
-                )
+                await send_one(probe, _mail(0), recipient="probe@t.ac.kr")
                 assert probe.pipelining_in_use is pipelining
             finally:
                 await probe.close()

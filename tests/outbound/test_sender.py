@@ -30,7 +30,9 @@ from tests.outbound.support import (
     enqueue_sign_in_links,
     free_port,
     make_user,
+    mark_lost,
     outbox_counts,
+    send_one,
     smtp_settings,
     wait_for,
 )
@@ -274,14 +276,6 @@ async def test_stopping_releases_claimed_rows_untried(committed_db) -> None:
     assert all(r.attempts == 0 and r.locked_until is None for r in await _rows(committed_db))
 
 
-async def _accept() -> bool:
-    return True
-
-
-async def _lost() -> bool:
-    return False
-
-
 async def test_the_content_goes_out_only_after_the_hand_over_mark_holds() -> None:
     """DATA is started while the mark is written; if the mark does not hold (another sender took
     the row), the transaction is abandoned mid-DATA and the relay delivers nothing."""
@@ -289,35 +283,17 @@ async def test_the_content_goes_out_only_after_the_hand_over_mark_holds() -> Non
         transport = SmtpTransport(host="127.0.0.1", port=relay.port, timeout=5)
         try:
             message = b"Subject: lost\r\nMessage-ID: <lost@t>\r\n\r\nnot to be delivered\r\n"
-            result = await transport.send(
-                email_id=1,
-                sender="help@t.ac.kr",
-                recipient="a@t.ac.kr",
-                data=message,
-                before_data=_lost,
-            )
+            result = await send_one(transport, message, before_data=mark_lost)
             assert isinstance(result, LeaseLost)
 
             async def database_down() -> bool:
                 raise ConnectionError("database went away")
 
             with pytest.raises(ConnectionError):
-                await transport.send(
-                    email_id=2,
-                    sender="help@t.ac.kr",
-                    recipient="a@t.ac.kr",
-                    data=message,
-                    before_data=database_down,
-                )
+                await send_one(transport, message, before_data=database_down)
             # The next mail on the same transport reconnects and goes through, exactly once.
             kept = b"Subject: kept\r\nMessage-ID: <kept@t>\r\n\r\ndelivered\r\n"
-            result = await transport.send(
-                email_id=3,
-                sender="help@t.ac.kr",
-                recipient="a@t.ac.kr",
-                data=kept,
-                before_data=_accept,
-            )
+            result = await send_one(transport, kept)
             assert isinstance(result, Accepted) and result.detail.startswith("250")
         finally:
             await transport.close()
@@ -331,13 +307,7 @@ async def test_content_is_dot_stuffed_and_ends_in_crlf_on_the_wire() -> None:
     async with capture_server() as relay:
         transport = SmtpTransport(host="127.0.0.1", port=relay.port, timeout=5)
         try:
-            result = await transport.send(
-                email_id=1,
-                sender="help@t.ac.kr",
-                recipient="a@t.ac.kr",
-                data=body,
-                before_data=_accept,
-            )
+            result = await send_one(transport, body)
         finally:
             await transport.close()
     assert isinstance(result, Accepted)
