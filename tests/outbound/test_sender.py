@@ -314,3 +314,32 @@ async def test_content_is_dot_stuffed_and_ends_in_crlf_on_the_wire() -> None:
     [captured] = relay.messages
     # The relay un-stuffs the dots: the message arrives as it was, with CRLF line ends.
     assert captured.data == body.replace(b"bare lf\n", b"bare lf\r\n") + b"\r\n"
+
+
+async def test_a_claim_made_ahead_that_failed_is_not_awaited_again(
+    committed_db, monkeypatch
+) -> None:
+    """A lane claims its next batch while it sends the current one. When that claim failed (the
+    database went away for a moment), the lane used to await the same failed claim on every
+    retry and never send again until the process restarted."""
+    from scheduler import mailsender
+
+    await enqueue_sign_in_links(30)
+    real_claim = mailsender.claim_batch
+    calls = 0
+
+    async def claim_fails_once(engine, options):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first claim made ahead, while batch one is being sent
+            raise ConnectionError("database went away")
+        return await real_claim(engine, options)
+
+    monkeypatch.setattr(mailsender, "claim_batch", claim_fails_once)
+    one_lane = SenderOptions(**{**FAST.__dict__, "lanes": 1, "batch_size": 10})
+    async with capture_server() as relay:
+        await drain(committed_db, smtp_settings(relay.port), options=one_lane, deadline_s=20)
+    assert calls > 3
+    assert sorted(r for m in relay.messages for r in m.rcpt_tos) == sorted(
+        f"user{n}@bulk.ac.kr" for n in range(30)
+    )
