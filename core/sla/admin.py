@@ -1,17 +1,38 @@
 """Admin rules for SLA policies, business calendars and their closed days.
 
-Changing a policy or a calendar does not move existing tickets' due times: they are recomputed
-when a ticket's priority, team or category changes, or when it resumes."""
+Every change that can move a due time (a policy created, edited or deleted; a calendar's hours,
+timezone or closed days) recomputes the open tickets' targets in the same transaction, as
+Zammad and osTicket do: an admin who shortens the first-response target sees the queue's due
+times move at once. Resolved and closed tickets keep what they had."""
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, Invalid, NotFound
 from core.models import BusinessCalendar, CalendarHoliday, Category, SlaPolicy, Team
-from core.sla import repository, schemas
+from core.sla import clock, repository, schemas
 from core.sla.calendar import korean_holiday_names, parse_weekly_hours, validate_timezone
-from core.sla.service import SlaContext
+from core.sla.service import SlaContext, retarget_open_tickets
+
+logger = logging.getLogger(__name__)
+
+
+async def _rules_before_change(session: AsyncSession) -> SlaContext:
+    """The policies and calendars as they are now (the open tickets' time so far was counted on
+    them); the next SLA read in this session loads them afresh."""
+    before = await SlaContext.load(session)
+    SlaContext.forget(session)
+    return before
+
+
+async def _retarget(session: AsyncSession, before: SlaContext) -> None:
+    await session.flush()
+    SlaContext.forget(session)
+    count = await retarget_open_tickets(session, before=before, now=clock.now())
+    logger.info("SLA rules changed: %d open tickets retargeted", count)
 
 
 async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
@@ -38,7 +59,7 @@ async def _check_references(
 
 
 async def create_policy(session: AsyncSession, data: schemas.SlaPolicyCreate) -> SlaPolicy:
-    SlaContext.forget(session)
+    before = await _rules_before_change(session)
     if await repository.get_policy_by_name(session, data.name.strip()) is not None:
         raise Conflict(f"an SLA policy named {data.name!r} already exists")
     await _check_references(
@@ -49,6 +70,7 @@ async def create_policy(session: AsyncSession, data: schemas.SlaPolicyCreate) ->
     values["priority"] = data.priority.value if data.priority else None
     policy = SlaPolicy(**values)
     await repository.add(session, policy)
+    await _retarget(session, before)
     await session.refresh(policy)
     return policy
 
@@ -56,7 +78,7 @@ async def create_policy(session: AsyncSession, data: schemas.SlaPolicyCreate) ->
 async def update_policy(
     session: AsyncSession, policy_id: int, data: schemas.SlaPolicyUpdate
 ) -> SlaPolicy:
-    SlaContext.forget(session)
+    before = await _rules_before_change(session)
     policy = await get_policy(session, policy_id)
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     for required in (
@@ -85,15 +107,16 @@ async def update_policy(
         changes["priority"] = changes["priority"].value
     for key, value in changes.items():
         setattr(policy, key, value)
-    await session.flush()
+    await _retarget(session, before)
     await session.refresh(policy)
     return policy
 
 
 async def delete_policy(session: AsyncSession, policy_id: int) -> None:
-    """Tickets on it keep their due times (sla_policy_id becomes null: no more reminders)."""
-    SlaContext.forget(session)
+    """Its open tickets move to the policy that matches them now (or to none: no targets)."""
+    before = await _rules_before_change(session)
     await repository.delete_row(session, await get_policy(session, policy_id))
+    await _retarget(session, before)
 
 
 # --- calendars ---------------------------------------------------------------------------------
@@ -139,7 +162,7 @@ async def create_calendar(
 async def update_calendar(
     session: AsyncSession, calendar_id: int, data: schemas.BusinessCalendarUpdate
 ) -> BusinessCalendar:
-    SlaContext.forget(session)
+    before = await _rules_before_change(session)
     calendar = await get_calendar(session, calendar_id)
     changes = {k: getattr(data, k) for k in data.model_fields_set}
     if any(value is None for value in changes.values()):
@@ -155,7 +178,7 @@ async def update_calendar(
         _validated_hours(changes["weekly_hours"])
     for key, value in changes.items():
         setattr(calendar, key, value)
-    await session.flush()
+    await _retarget(session, before)
     return calendar
 
 
@@ -192,18 +215,20 @@ async def list_holidays(
 async def add_holiday(
     session: AsyncSession, calendar_id: int, data: schemas.HolidayCreate
 ) -> CalendarHoliday:
-    SlaContext.forget(session)
+    before = await _rules_before_change(session)
     await get_calendar(session, calendar_id)
     if await repository.get_holiday_by_day(session, calendar_id=calendar_id, day=data.day):
         raise Conflict(f"{data.day} is already a closed day of this calendar")
     holiday = CalendarHoliday(calendar_id=calendar_id, day=data.day, name=data.name.strip())
     await repository.add(session, holiday)
+    await _retarget(session, before)
     return holiday
 
 
 async def delete_holiday(session: AsyncSession, calendar_id: int, holiday_id: int) -> None:
-    SlaContext.forget(session)
+    before = await _rules_before_change(session)
     holiday = await repository.get_holiday(session, calendar_id=calendar_id, holiday_id=holiday_id)
     if holiday is None:
         raise NotFound(f"no closed day {holiday_id} in calendar {calendar_id}")
     await repository.delete_holiday_row(session, holiday)
+    await _retarget(session, before)

@@ -18,6 +18,7 @@ from core.models import (
     SlaPolicy,
     Team,
     Ticket,
+    TicketStatus,
     User,
 )
 
@@ -111,6 +112,18 @@ async def get_holiday_by_day(
 async def policies_using_calendar(session: AsyncSession, calendar_id: int) -> int:
     rows = await session.scalars(select(SlaPolicy.id).where(SlaPolicy.calendar_id == calendar_id))
     return len(list(rows))
+
+
+async def lock_open_tickets(session: AsyncSession) -> list[Ticket]:
+    """Every ticket whose SLA can still change (not resolved or closed), locked in id order, so
+    an agent's change to one of them waits for its new targets instead of racing them."""
+    result = await session.scalars(
+        select(Ticket)
+        .where(Ticket.status.not_in((TicketStatus.resolved.value, TicketStatus.closed.value)))
+        .order_by(Ticket.id)
+        .with_for_update()
+    )
+    return list(result)
 
 
 # --- the scan ----------------------------------------------------------------------------------

@@ -182,6 +182,24 @@ async def on_status_changed(
     await session.flush()
 
 
+async def retarget_open_tickets(session: AsyncSession, *, before: SlaContext, now: datetime) -> int:
+    """Policies or calendars changed: every open ticket gets the targets it would get now.
+    The time it has used so far is counted on the calendar it ran on (`before`, the context
+    loaded before the change), the rest on the new one; a breach whose target moved back into
+    the future is cleared, one still missed is kept. Returns how many tickets were looked at."""
+    after = await SlaContext.load(session)
+    tickets_ = await repository.lock_open_tickets(session)
+    for ticket in tickets_:
+        engine.retarget(
+            ticket,
+            old_calendar=before.calendar_of(ticket),
+            targets=after.targets(after.match(ticket)),
+            now=now,
+        )
+    await session.flush()
+    return len(tickets_)
+
+
 async def on_first_response(session: AsyncSession, *, ticket: Ticket) -> None:
     context = await SlaContext.load(session)
     engine.first_response(ticket, context.current_targets(ticket))

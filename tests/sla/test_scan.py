@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from core.models import Notification, OutboundEmail, SlaNotice, TicketEvent
-from core.sla import clock, engine, service
+from core.sla import admin, clock, engine, service
+from core.sla.schemas import BusinessCalendarCreate, HolidayCreate, SlaPolicyUpdate
 from core.tickets import service as tickets
 from tests.sla.conftest import Desk, kst
 
@@ -142,3 +145,42 @@ async def test_resolving_stops_the_clock(desk: Desk) -> None:
         await tickets.change_status(desk.session, ticket=ticket, status="resolved", actor=None)
     assert ticket.sla_next_check_at is None and ticket.sla_clock_started_at is None
     assert (await service.process_due(desk.session, now=kst(2026, 12, 31, 9, 0))).tickets == 0
+
+
+async def test_rule_changes_move_the_due_times_of_open_tickets_only(desk: Desk) -> None:
+    """An admin who edits a policy or its calendar sees the open tickets' due times follow at
+    once; resolved tickets keep theirs."""
+    session = desk.session
+    open_ticket = await desk.open(kst(2026, 11, 23, 9, 0))  # Monday
+    done = await desk.open(kst(2026, 11, 23, 9, 0), subject="프린터")
+    with clock.frozen(kst(2026, 11, 23, 9, 10)):
+        await tickets.change_status(session, ticket=done, status="resolved", actor=desk.agent)
+    kept = (done.first_response_due_at, done.resolution_due_at)
+    assert open_ticket.first_response_due_at == kst(2026, 11, 23, 13, 0)
+    assert open_ticket.resolution_due_at == kst(2026, 11, 24, 16, 0)  # 16 business hours
+
+    with clock.frozen(kst(2026, 11, 23, 10, 0)):
+        await admin.update_policy(
+            session, desk.default_policy.id, SlaPolicyUpdate(first_response_minutes=120)
+        )
+    assert open_ticket.first_response_due_at == kst(2026, 11, 23, 11, 0)
+    assert (done.first_response_due_at, done.resolution_due_at) == kept
+
+    # The policy moves to a calendar of its own, which then closes on Tuesday.
+    with clock.frozen(kst(2026, 11, 23, 10, 0)):
+        calendar = await admin.create_calendar(session, BusinessCalendarCreate(name="본관"))
+        await admin.update_policy(
+            session, desk.default_policy.id, SlaPolicyUpdate(calendar_id=calendar.id)
+        )
+        assert open_ticket.resolution_due_at == kst(2026, 11, 24, 16, 0)
+        closed = await admin.add_holiday(
+            session, calendar.id, HolidayCreate(day=date(2026, 11, 24), name="개교기념일")
+        )
+        assert open_ticket.resolution_due_at == kst(2026, 11, 25, 16, 0)
+        await admin.delete_holiday(session, calendar.id, closed.id)
+        assert open_ticket.resolution_due_at == kst(2026, 11, 24, 16, 0)
+        # No policy matches a normal-priority ticket any more: no targets, no reminders.
+        await admin.delete_policy(session, desk.default_policy.id)
+    assert open_ticket.sla_policy_id is None
+    assert open_ticket.resolution_due_at is None and open_ticket.sla_next_check_at is None
+    assert (done.first_response_due_at, done.resolution_due_at) == kept
