@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     next_public_api_base_url: str = "http://localhost:8000"
     # Public base URL of this API; local-storage "presigned" URLs point here.
     api_public_url: str = "http://localhost:8000"
+    # Set: GET /metrics wants `Authorization: Bearer <token>` (Prometheus: `authorization`
+    # in the scrape config). Empty: open, for a scraper on the internal network only.
+    metrics_token: str = ""
 
     # --- attachments ---------------------------------------------------------------------
     storage_backend: Literal["local", "object"] = "local"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from api.app import create_app
 from api.observability import JsonFormatter
 from core import db
+from core.config import get_settings
 from core.models import InboundMessage, JobRun, OutboundEmail, Role
 from tests.api.conftest import MakePerson
 
@@ -118,3 +119,20 @@ async def test_hostile_input_never_500(
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert set(response.json()) == {"error", "detail"}
+
+
+async def test_metrics_want_the_token_when_one_is_set(
+    client: httpx.AsyncClient, monkeypatch
+) -> None:
+    monkeypatch.setenv("METRICS_TOKEN", "scrape-secret")
+    get_settings.cache_clear()
+    try:
+        missing = await client.get("/metrics")
+        assert missing.status_code == 401 and "METRICS_TOKEN" in missing.json()["detail"]
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 401
+        right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert right.status_code == 200 and "servicedesk_outbox_depth" in right.text
+    finally:
+        monkeypatch.delenv("METRICS_TOKEN")
+        get_settings.cache_clear()
