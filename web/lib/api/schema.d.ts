@@ -1132,6 +1132,7 @@ export interface paths {
         /**
          * Metrics
          * @description Prometheus text: latency by route, inbound queue and outbox depth, job failures.
+         *     With METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`.
          */
         get: operations["ops-metrics"];
         put?: never;
