@@ -30,9 +30,9 @@ Cost. The mark is written while MAIL FROM, RCPT TO and DATA are exchanged and aw
 content goes out (the relay keeps nothing until the content's final dot), so its round trip hides
 behind theirs; the marks of all lanes are group-committed (one statement marks every lane's next
 mail), each mail's success rides along with the next mark, and that connection runs with
-synchronous_commit off: a mark must survive the sender's crash, not the
-database's (and WAL order means a success never survives without its mark). bench/outbound
-measures the whole against a bare aiosmtplib loop.
+synchronous_commit off: a mark must survive the sender's crash, not the database's (and WAL order
+means a success never survives without its mark). bench/outbound measures the whole against a
+bare aiosmtplib loop.
 
 Retries: 4xx answers and unreachable relays are retried with exponential backoff (1 min, 2, 4 ...
 capped at 30 min, +-20 % jitter) up to SenderOptions.max_attempts; 5xx answers fail at once with

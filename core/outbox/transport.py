@@ -72,8 +72,8 @@ class _PipeliningProtocol(SMTPProtocol):
     the response waiter holds the oldest, `_queued` the rest. A transport switches a connection
     to this class after EHLO, only when the relay offers PIPELINING (see `_allow_pipelining`);
     it relies on aiosmtplib's response parser (`_read_response_from_buffer`), which is why
-    pyproject.toml pins aiosmtplib's minor version, and tests/outbound/test_sender.py drives it
-    against a real pipelining server."""
+    pyproject.toml pins aiosmtplib's minor version, and tests/outbound/test_pipelining.py drives
+    it against a real pipelining server."""
 
     _queued: collections.deque[SMTPResponse]
 
@@ -122,6 +122,14 @@ def _allow_pipelining(smtp: aiosmtplib.SMTP) -> bool:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+# What a dropped or silent relay raises; the connection is unusable after any of them.
+_CONNECTION_LOST = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+def _refused(response: SMTPResponse, command: str) -> Refused:
+    return Refused(response.code, f"{response.code} {_one_line(response.message)} ({command})")
 
 
 class Transport(ABC):
@@ -209,8 +217,7 @@ class SmtpTransport(Transport):
         try:
             await smtp.rset()
         except (aiosmtplib.SMTPException, OSError):
-            smtp.close()
-            self._smtp = None
+            self._abandon(smtp)
 
     async def send(
         self, *, email_id: int, sender: str, recipient: str, data: bytes, before_data: BeforeData
@@ -251,11 +258,10 @@ class SmtpTransport(Transport):
         """MAIL FROM, RCPT TO and DATA in one write, then their three answers (RFC 2920: DATA may
         end a group; the content waits for its 354). A refusal, or None once the relay waits
         for the content."""
-        mail_from, rcpt_to = _path_argument(sender), _path_argument(recipient)
-        if mail_from is None:
-            return smtp, Refused(553, f"553 sender address {sender!r} cannot go on the wire")
-        if rcpt_to is None:
-            return smtp, Refused(553, f"553 recipient address {recipient!r} cannot go on the wire")
+        paths = _paths(sender, recipient)
+        if isinstance(paths, Refused):
+            return smtp, paths
+        mail_from, rcpt_to = paths
         group = b"MAIL FROM:" + mail_from + b"\r\nRCPT TO:" + rcpt_to + b"\r\nDATA\r\n"
         # A reused connection may have been closed by the relay while idle; nothing can have
         # been delivered before the content, so one reconnect is safe.
@@ -269,7 +275,7 @@ class SmtpTransport(Transport):
                 rcpt = await protocol.read_response(timeout=self.timeout)
                 data = await protocol.read_response(timeout=self.timeout)
                 break
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            except _CONNECTION_LOST as exc:
                 self._abandon(smtp)
                 if attempt == 2:
                     raise RelayUnavailable(
@@ -281,12 +287,11 @@ class SmtpTransport(Transport):
                     return smtp, refused or await self._start_data(smtp)
         refused = None
         if mail.code != 250:
-            refused = Refused(mail.code, f"{mail.code} {_one_line(mail.message)} (MAIL FROM)")
+            refused = _refused(mail, "MAIL FROM")
         elif rcpt.code not in (250, 251):
-            detail = f"{rcpt.code} {_one_line(rcpt.message)} (RCPT TO {recipient})"
-            refused = Refused(rcpt.code, detail)
+            refused = _refused(rcpt, f"RCPT TO {recipient}")
         elif data.code != 354:
-            refused = Refused(data.code, f"{data.code} {_one_line(data.message)} (DATA)")
+            refused = _refused(data, "DATA")
         if refused is None:
             return smtp, None
         if data.code == 354:
@@ -301,13 +306,13 @@ class SmtpTransport(Transport):
         """The DATA command; None once the relay waits for the content (354)."""
         try:
             response = await smtp.execute_command(b"DATA")
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        except _CONNECTION_LOST as exc:
             self._abandon(smtp)
             raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
         if response.code == 354:
             return None
         await self._reset(smtp)
-        return Refused(response.code, f"{response.code} {_one_line(response.message)} (DATA)")
+        return _refused(response, "DATA")
 
     async def _content(self, smtp: aiosmtplib.SMTP, data: bytes) -> SendResult:
         """The message after the relay's 354: dot-stuffed, CRLF line ends, the final dot; the
@@ -321,18 +326,19 @@ class SmtpTransport(Transport):
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
             smtp.protocol.write(message + b".\r\n")
             response = await smtp.protocol.read_response(timeout=self.timeout)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        except _CONNECTION_LOST as exc:
             self._abandon(smtp)
             raise RelayUnavailable(
                 f"relay dropped the connection during DATA: {_one_line(exc)}"
             ) from exc
         if response.code != 250:
             await self._reset(smtp)
-            return Refused(response.code, f"{response.code} {_one_line(response.message)} (DATA)")
+            return _refused(response, "DATA")
         return Accepted(f"{response.code} {_one_line(response.message)}")
 
     def _abandon(self, smtp: aiosmtplib.SMTP) -> None:
-        """Drop the connection: the only way out of a DATA phase that must deliver nothing."""
+        """Drop the connection (the next send connects afresh). It is also the only way out of a
+        DATA phase that must deliver nothing."""
         smtp.close()
         self._smtp = None
 
@@ -345,20 +351,18 @@ class SmtpTransport(Transport):
         `mail()`/`rcpt()` run every address through email.utils.parseaddr, which cost more CPU
         than the rest of the send. Ours were validated when the mail was queued; a stray
         character is still refused here rather than put on the wire."""
-        mail_from, rcpt_to = _path_argument(sender), _path_argument(recipient)
-        if mail_from is None:
-            return smtp, Refused(553, f"553 sender address {sender!r} cannot go on the wire")
-        if rcpt_to is None:
-            return smtp, Refused(553, f"553 recipient address {recipient!r} cannot go on the wire")
+        paths = _paths(sender, recipient)
+        if isinstance(paths, Refused):
+            return smtp, paths
+        mail_from, rcpt_to = paths
         # A reused connection may have been closed by the relay while idle; MAIL is still before
         # the point of no return, so one reconnect is safe.
         for attempt in (1, 2):
             try:
                 response = await smtp.execute_command(b"MAIL", b"FROM:" + mail_from)
                 break
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-                smtp.close()
-                self._smtp = None
+            except _CONNECTION_LOST as exc:
+                self._abandon(smtp)
                 if attempt == 2:
                     raise RelayUnavailable(
                         f"relay dropped the connection: {_one_line(exc)}"
@@ -366,18 +370,15 @@ class SmtpTransport(Transport):
                 smtp = await self._connect()
         if response.code != 250:
             await self._reset(smtp)
-            detail = f"{response.code} {_one_line(response.message)} (MAIL FROM)"
-            return smtp, Refused(response.code, detail)
+            return smtp, _refused(response, "MAIL FROM")
         try:
             response = await smtp.execute_command(b"RCPT", b"TO:" + rcpt_to)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            smtp.close()
-            self._smtp = None
+        except _CONNECTION_LOST as exc:
+            self._abandon(smtp)
             raise RelayUnavailable(f"relay dropped the connection: {_one_line(exc)}") from exc
         if response.code not in (250, 251):
             await self._reset(smtp)
-            detail = f"{response.code} {_one_line(response.message)} (RCPT TO {recipient})"
-            return smtp, Refused(response.code, detail)
+            return smtp, _refused(response, f"RCPT TO {recipient}")
         return smtp, None
 
     async def close(self) -> None:
@@ -393,6 +394,16 @@ class SmtpTransport(Transport):
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 _PATH_UNSAFE = re.compile(r"[\x00-\x20<>\x7f-\U0010ffff]")
+
+
+def _paths(sender: str, recipient: str) -> tuple[bytes, bytes] | Refused:
+    """MAIL FROM's and RCPT TO's arguments, or the refusal of an address that cannot be sent."""
+    mail_from, rcpt_to = _path_argument(sender), _path_argument(recipient)
+    if mail_from is None:
+        return Refused(553, f"553 sender address {sender!r} cannot go on the wire")
+    if rcpt_to is None:
+        return Refused(553, f"553 recipient address {recipient!r} cannot go on the wire")
+    return mail_from, rcpt_to
 
 
 def _path_argument(address: str) -> bytes | None:
