@@ -233,11 +233,11 @@ class HandOverMarks:
     """Group commit of hand-over marks: every lane's request that arrives while a statement is
     in flight goes into the next one, so N lanes cost about one statement per N mails instead
     of one per mail. Each mail is still marked before its own content goes out; a held success
-    rides along. Shared by the lanes of one sender. It keeps a connection of its own, outside the pool, with
-    synchronous_commit off for the whole session (see scheduler/mailsender.py). One statement at
-    a time measured best in bench/outbound: two or four in flight, each on its own connection,
-    split the batches into more statements for the same mails (ratio 0.30-0.39 against
-    0.36-0.42)."""
+    rides along. Shared by the lanes of one sender. It keeps a connection of its own, outside
+    the pool, with synchronous_commit off for the whole session (see scheduler/mailsender.py).
+    One statement at a time measured best in bench/outbound: two or four in flight, each on its
+    own connection, split the batches into more statements for the same mails (ratio 0.30-0.39
+    against 0.36-0.42)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
