@@ -35,12 +35,16 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_header(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if there is one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+def _bearer_token(request: Request) -> str | None:
+    return bearer_header(request) or request.cookies.get(SESSION_COOKIE) or None
 
 
 async def optional_user(request: Request, session: SessionDep) -> User | None:

@@ -86,11 +86,11 @@ async def run_once(settings: Settings, *, limit: int = CLAIM_BATCH) -> int:
     async with db.session_scope() as session:
         claimed = await service.claim_batch(session, settings=settings, limit=limit)
     together = [c for c in claimed if c.attempt == 1 and c.raw_size <= LARGE_MAIL_BYTES]
+    alone = claimed
     if len(together) > 1:
         await process_together(settings, together)
-    else:
-        together = []
-    for claim in (c for c in claimed if c not in together):
+        alone = [c for c in claimed if c not in together]
+    for claim in alone:
         if claim.raw_size > LARGE_MAIL_BYTES:
             async with _large_mail_gate():
                 await process_one(settings, claim)

@@ -7,7 +7,7 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import SessionDep
+from api.deps import SessionDep, bearer_header
 from api.observability import Metrics
 from core.config import get_settings
 from core.errors import Unauthorized
@@ -16,11 +16,8 @@ from core.ops import service as ops
 router = APIRouter(tags=["ops"])
 
 
-def _check_token(authorization: str, token: str) -> None:
-    if not token:
-        return
-    scheme, _, given = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+def _check_token(request: Request, token: str) -> None:
+    if token and not hmac.compare_digest(bearer_header(request) or "", token):
         raise Unauthorized("metrics need Authorization: Bearer <METRICS_TOKEN>")
 
 
@@ -32,7 +29,7 @@ def _check_token(authorization: str, token: str) -> None:
 async def metrics(request: Request, session: SessionDep) -> Response:
     """Prometheus text: latency by route, inbound queue and outbox depth, job failures.
     With METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`."""
-    _check_token(request.headers.get("authorization", ""), get_settings().metrics_token)
+    _check_token(request, get_settings().metrics_token)
     registry: Metrics = request.app.state.metrics
     gauges = await ops.system_gauges(session)
     registry.inbound_depth.set(gauges.inbound_queue_depth)

@@ -21,14 +21,13 @@ logger = logging.getLogger(__name__)
 
 
 async def _rules_before_change(session: AsyncSession) -> SlaContext:
-    """The policies and calendars as they are now (the open tickets' time so far was counted on
-    them); the next SLA read in this session loads them afresh."""
-    before = await SlaContext.load(session)
-    SlaContext.forget(session)
-    return before
+    """The policies and calendars as they are now: the open tickets' time so far was counted on
+    them."""
+    return await SlaContext.load(session)
 
 
 async def _retarget(session: AsyncSession, before: SlaContext) -> None:
+    """After the change: the rules are read afresh and every open ticket is retargeted."""
     await session.flush()
     SlaContext.forget(session)
     count = await retarget_open_tickets(session, before=before, now=clock.now())

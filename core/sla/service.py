@@ -159,12 +159,7 @@ async def on_ticket_opening(session: AsyncSession, *, ticket: Ticket, now: datet
 async def on_fields_changed(session: AsyncSession, *, ticket: Ticket, now: datetime) -> None:
     """Priority, team or category changed: the time consumed stays, the targets may move."""
     context = await SlaContext.load(session)
-    engine.retarget(
-        ticket,
-        old_calendar=context.calendar_of(ticket),
-        targets=context.targets(context.match(ticket)),
-        now=now,
-    )
+    _retarget(ticket, before=context, after=context, now=now)
     await session.flush()
 
 
@@ -188,16 +183,21 @@ async def retarget_open_tickets(session: AsyncSession, *, before: SlaContext, no
     loaded before the change), the rest on the new one; a breach whose target moved back into
     the future is cleared, one still missed is kept. Returns how many tickets were looked at."""
     after = await SlaContext.load(session)
-    tickets_ = await repository.lock_open_tickets(session)
-    for ticket in tickets_:
-        engine.retarget(
-            ticket,
-            old_calendar=before.calendar_of(ticket),
-            targets=after.targets(after.match(ticket)),
-            now=now,
-        )
+    open_tickets = await repository.lock_open_tickets(session)
+    for ticket in open_tickets:
+        _retarget(ticket, before=before, after=after, now=now)
     await session.flush()
-    return len(tickets_)
+    return len(open_tickets)
+
+
+def _retarget(ticket: Ticket, *, before: SlaContext, after: SlaContext, now: datetime) -> None:
+    """Keep the time the ticket used on its calendar under `before`; apply `after`'s targets."""
+    engine.retarget(
+        ticket,
+        old_calendar=before.calendar_of(ticket),
+        targets=after.targets(after.match(ticket)),
+        now=now,
+    )
 
 
 async def on_first_response(session: AsyncSession, *, ticket: Ticket) -> None:
