@@ -17,7 +17,9 @@ router = APIRouter(tags=["ops"])
 
 
 def _check_token(request: Request, token: str) -> None:
-    if token and not hmac.compare_digest(bearer_header(request) or "", token):
+    # Bytes: compare_digest refuses str with non-ASCII characters, which a header can carry.
+    given = (bearer_header(request) or "").encode()
+    if token and not hmac.compare_digest(given, token.encode()):
         raise Unauthorized("metrics need Authorization: Bearer <METRICS_TOKEN>")
 
 

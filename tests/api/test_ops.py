@@ -131,6 +131,8 @@ async def test_metrics_want_the_token_when_one_is_set(
         assert missing.status_code == 401 and "METRICS_TOKEN" in missing.json()["detail"]
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer guess"})
         assert wrong.status_code == 401
+        odd = await client.get("/metrics", headers={"Authorization": b"Bearer caf\xe9"})
+        assert odd.status_code == 401
         right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
         assert right.status_code == 200 and "servicedesk_outbox_depth" in right.text
     finally:
