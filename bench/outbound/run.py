@@ -13,6 +13,8 @@ What it does, all on 127.0.0.1:
    acknowledgements through the real event handlers (the enqueue time is printed, not compared);
    then VACUUM (ANALYZE), so autovacuum does not wake up in the middle of the timed runs;
 4. the real sender (scheduler/mailsender.run_sender, LANES connections) until every row is sent;
+   it pipelines MAIL/RCPT/DATA when the sink offers PIPELINING (smtp-sink does; aiosmtplib's
+   own loop below cannot), SMTP_PIPELINING=false turns that off;
 5. a bare aiosmtplib loop (same LANES connections, MAIL/RCPT/DATA only) sending the very same
    message bytes, run once before and once after the sender; the ratio is sender / mean(bare).
 
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -261,6 +264,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def with_cpu(work: Awaitable[float]) -> tuple[float, float]:
+    """`work`'s result and the CPU time this process spent while it ran."""
+    started = cpu_seconds()
+    result = await work
+    return result, cpu_seconds() - started
+
+
 def report(label: str, seconds: float, count: int, cpu: float) -> None:
     print(
         f"{label + ':':31s}{seconds:7.2f} s {count / seconds:7.0f} mails/s"
@@ -290,15 +300,13 @@ async def main(args: argparse.Namespace) -> None:
         messages = await built_messages(engine, settings)
         size = sum(len(d) for _, d in messages) / len(messages)
         print(f"  {len(messages)} messages, {size / 1024:.1f} KiB average")
-        cpu = cpu_seconds()
-        bare_before = await bare_loop(messages, args.port, args.lanes)
-        cpu, used = cpu_seconds(), cpu_seconds() - cpu
+        bare_before, used = await with_cpu(bare_loop(messages, args.port, args.lanes))
         report("bare aiosmtplib loop (before)", bare_before, len(messages), used)
-        sender_s = await run_sender_until_done(engine, settings, args.lanes, args.count)
-        cpu, used = cpu_seconds(), cpu_seconds() - cpu
+        sender_s, used = await with_cpu(
+            run_sender_until_done(engine, settings, args.lanes, args.count)
+        )
         report("servicedesk sender", sender_s, args.count, used)
-        bare_after = await bare_loop(messages, args.port, args.lanes)
-        cpu, used = cpu_seconds(), cpu_seconds() - cpu
+        bare_after, used = await with_cpu(bare_loop(messages, args.port, args.lanes))
         report("bare aiosmtplib loop (after)", bare_after, len(messages), used)
         bare_rate = len(messages) / ((bare_before + bare_after) / 2)
         sender_rate = args.count / sender_s
