@@ -147,6 +147,9 @@ class CountsOut(BaseModel):
     breached: int
 
 
+MailTrust = Literal["token", "verified", "unverified", "failed"]
+
+
 class CommentOut(BaseModel):
     id: int
     ticket_id: int
@@ -157,6 +160,12 @@ class CommentOut(BaseModel):
     body_html: str | None
     quote_start: int | None
     is_auto_reply: bool
+    mail_trust: MailTrust | None = Field(
+        default=None,
+        description="mail-borne comments: what could be proven about the sender (token: our "
+        "reply address issued to them; verified: DMARC/DKIM/SPF via the campus relay; "
+        "unverified; failed: SPF or DMARC fail)",
+    )
     created_at: datetime
     attachments: list[AttachmentOut]
 

@@ -139,6 +139,7 @@ def comment_out(view: CommentView) -> CommentOut:
         body_html=c.body_html,
         quote_start=c.quote_start,
         is_auto_reply=c.is_auto_reply,
+        mail_trust=c.mail_trust,
         created_at=c.created_at,
         attachments=[attachment_out(a) for a in view.attachments],
     )

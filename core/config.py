@@ -7,14 +7,36 @@ keeps the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_JWT_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-insecure-secret"})
 DEFAULT_DEV_JWT_SECRET = "dev-insecure-secret"  # noqa: S105 - refused in production
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class NetworkListError(ValueError):
+    """A CIDR list setting that does not parse; the message names the bad entry."""
+
+
+def parse_networks(value: str, *, setting: str) -> list[IPNetwork]:
+    """`10.0.0.0/8, 192.0.2.7` -> networks; raises NetworkListError naming the bad entry."""
+    networks: list[IPNetwork] = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise NetworkListError(
+                f"{setting}: {entry!r} is not an IP address or CIDR network (e.g. 10.1.0.0/16)"
+            ) from None
+    return networks
 
 
 def normalise_database_url(url: str) -> str:
@@ -95,6 +117,22 @@ class Settings(BaseSettings):
     mail_sender_rate_limit: int = 60
     mail_max_recipients: int = 50
     mail_inflight_bytes: int = 64 * 1024 * 1024
+    # Mail trust (core/mail/trust.py, docs/operations.md "Mail trust"). CIDR lists, comma
+    # separated. Peers outside MAILGATEWAY_ACCEPT_FROM get `554 5.7.1` at connect; empty accepts
+    # everyone outside production and refuses to start in production (`any` on purpose).
+    mailgateway_accept_from: str = ""
+    # The campus MTAs whose Authentication-Results (RFC 8601) with MAIL_AUTHSERV_ID we believe.
+    mailgateway_trusted_relays: str = ""
+    mail_authserv_id: str = ""
+    # Messages per minute from one untrusted peer IP, counted in PostgreSQL (every replica);
+    # beyond it `451 4.7.1`. Trusted relays are not limited here. 0 turns it off.
+    mailgateway_peer_rate_limit: int = 120
+    # New tickets opened by mail per minute, all senders together; beyond it the mail is
+    # quarantined as "flood" (releasable in bulk). 0 turns it off.
+    mail_new_ticket_rate_limit: int = 100
+    # Acknowledgements per hour to senders nobody could verify (backscatter cap); senders that
+    # fail SPF or DMARC never get one.
+    mail_unverified_ack_limit: int = 20
 
     # --- MIS user sync -------------------------------------------------------------------
     mis_database_url: str = ""
@@ -147,6 +185,26 @@ class Settings(BaseSettings):
                 "JWT_SECRET is a placeholder; set a long random value (e.g. `openssl rand -hex 32`)"
             )
         return self
+
+    @field_validator("mailgateway_accept_from", "mailgateway_trusted_relays")
+    @classmethod
+    def _valid_networks(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if value.lower() != "any":
+            parse_networks(value, setting=(info.field_name or "").upper())
+        return value
+
+    @property
+    def accept_from_networks(self) -> list[IPNetwork] | None:
+        """The peers the listener talks to; None for anyone (empty or `any`)."""
+        value = self.mailgateway_accept_from
+        if not value or value.lower() == "any":
+            return None
+        return parse_networks(value, setting="MAILGATEWAY_ACCEPT_FROM")
+
+    @property
+    def trusted_relay_networks(self) -> list[IPNetwork]:
+        return parse_networks(self.mailgateway_trusted_relays, setting="MAILGATEWAY_TRUSTED_RELAYS")
 
     @property
     def helpdesk_address_list(self) -> list[str]:

@@ -21,10 +21,15 @@ import sys
 
 from core import db
 from core.config import Settings
-from mailgateway.server import start_listener
+from mailgateway.server import listener_refusal, start_listener
 from mailgateway.worker import run_workers
 
 logger = logging.getLogger(__name__)
+
+
+class ListenerRefused(Exception):
+    """The settings do not allow the listener to start; the message says what to set."""
+
 
 WORKER_NICENESS = 10  # the listener wins the CPU whenever both want it
 RESTART_DELAY_SECONDS = 2.0
@@ -101,6 +106,9 @@ async def _supervise_workers(stop: asyncio.Event) -> None:
 
 async def serve(settings: Settings, *, workers: bool = True) -> None:
     """Listen for SMTP (and keep the pipeline workers running) until SIGINT/SIGTERM."""
+    refusal = listener_refusal(settings)
+    if refusal is not None:
+        raise ListenerRefused(refusal)
     _tune_malloc()
     db.init_engine("mailgateway", settings=settings)
     stop = asyncio.Event()

@@ -9,6 +9,11 @@
   `451 4.3.0` so the sending MTA keeps the mail and retries; too big is `552 5.3.4`.
 * aiosmtpd's default exception handler answers a permanent 500: every hook here catches its own
   errors, and `handle_exception` answers 451 for anything that still escapes.
+* Who may connect (docs/operations.md, "Mail trust"): a peer outside MAILGATEWAY_ACCEPT_FROM is
+  told `554 5.7.1` at connect and disconnected. An untrusted peer (not one of
+  MAILGATEWAY_TRUSTED_RELAYS) sending more than MAILGATEWAY_PEER_RATE_LIMIT messages a minute gets
+  `451 4.7.1` at MAIL FROM, so a real server retries later; the count is shared by every replica
+  (core/inbound/limits.py).
 * Memory: aiosmtpd holds each message in memory while it reads it (aiosmtpd #293). A byte budget
   (MAIL_INFLIGHT_BYTES) is reserved from the SIZE the client declared before the data is read;
   clients that declare more than is free wait their turn, so ten 25 MB mails arriving at once do
@@ -29,8 +34,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core import db
 from core.config import Settings
-from core.inbound import repository
+from core.inbound import limits, repository
 from core.inbound.service import ReceivedMail
+from core.mail import trust
 from core.mail.tokens import parse_reply_token, split_plus_address
 from mailgateway.committer import GroupCommitter
 
@@ -41,6 +47,46 @@ UNDECLARED_SIZE_RESERVATION = 1024 * 1024
 
 OVERSIZE = "552 5.3.4 Message size exceeds fixed maximum message size"
 TEMPFAIL = "451 4.3.0 Temporary failure storing the message, try again later"
+NOT_ACCEPTED = "554 5.7.1 This server does not accept mail from your address"
+PEER_RATE = "451 4.7.1 Too many messages from your address, try again later"
+
+
+def listener_refusal(settings: Settings) -> str | None:
+    """Why the listener must not start with these settings, or None."""
+    if settings.env == "production" and not settings.mailgateway_accept_from:
+        return (
+            "MAILGATEWAY_ACCEPT_FROM is empty: in production say which MTAs may deliver to the "
+            "desk (CIDR list, e.g. the campus relays 10.1.2.0/28), or `any` on purpose"
+        )
+    return None
+
+
+class PeerPolicy:
+    """Who may connect, whose Authentication-Results we believe, and how fast others may send."""
+
+    def __init__(self, settings: Settings, count: limits.Counter | None = None) -> None:
+        self.accept_from = settings.accept_from_networks
+        self.trusted = settings.trusted_relay_networks
+        self.rate_limit = settings.mailgateway_peer_rate_limit
+        self.count = count or limits.counting_apart(db.session_scope)
+
+    def accepts(self, peer: Any) -> bool:
+        if self.accept_from is None:
+            return True
+        return trust.in_networks(_peer_address(peer), self.accept_from)
+
+    async def over_rate(self, peer: Any) -> bool:
+        address = _peer_address(peer)
+        if self.rate_limit <= 0 or address is None or trust.in_networks(address, self.trusted):
+            return False
+        count = await self.count(limits.peer_key(str(address)), limits.PEER_WINDOW)
+        return count > self.rate_limit
+
+
+def _peer_address(peer: Any) -> trust.IPAddress | None:
+    if isinstance(peer, tuple) and peer:
+        return trust.peer_ip(f"{peer[0]}:0")
+    return None
 
 
 class ByteBudget:
@@ -104,10 +150,30 @@ class GatewayHandler:
         settings: Settings,
         store: Callable[[ReceivedMail], Awaitable[int]],
         recipients: RecipientPolicy | None = None,
+        peers: PeerPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.recipients = recipients or RecipientPolicy(settings)
+        self.peers = peers or PeerPolicy(settings)
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        try:
+            if await self.peers.over_rate(session.peer):
+                return PEER_RATE
+        except Exception:
+            logger.exception("peer rate check failed")
+            return TEMPFAIL
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
 
     async def handle_RCPT(
         self,
@@ -165,6 +231,16 @@ class GatewaySMTP(SMTP):
     def __init__(self, handler: Any, *, budget: ByteBudget, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.budget = budget
+
+    async def _handle_client(self) -> None:
+        assert self.session is not None
+        if not self.event_handler.peers.accepts(self.session.peer):
+            logger.info("refused a connection from %r (MAILGATEWAY_ACCEPT_FROM)", self.session.peer)
+            await self.push(NOT_ACCEPTED)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
 
     async def push(self, status: Any) -> None:
         text = status.decode("ascii", "replace") if isinstance(status, bytes) else status

@@ -13,7 +13,7 @@ import logging
 
 from core import db
 from core.config import Settings
-from core.inbound import service
+from core.inbound import limits, service
 from core.inbound.repository import Claim
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,9 @@ IDLE_SLEEP_SECONDS = 0.2
 # so ten 25 MB mails arriving together do not all sit in memory at once; small mail flows freely.
 LARGE_MAIL_BYTES = 1024 * 1024
 _large_mail: asyncio.Semaphore | None = None
+# The abuse-limit counts, each in a short transaction of its own: in the batch's transaction a
+# shared counter row (new tickets this minute) would stay locked until the batch commits.
+_count = limits.counting_apart(db.session_scope)
 
 
 def _large_mail_gate() -> asyncio.Semaphore:
@@ -38,7 +41,9 @@ async def process_one(settings: Settings, claim: Claim) -> str | None:
     """Process one claimed message in its own transaction; on error, record the failure."""
     try:
         async with db.session_scope() as session:
-            outcomes = await service.process_claimed(session, claims=[claim], settings=settings)
+            outcomes = await service.process_claimed(
+                session, claims=[claim], settings=settings, count=_count
+            )
         outcome = outcomes.get(claim.id)
         return outcome.status.value if outcome else None
     except asyncio.CancelledError:
@@ -66,7 +71,7 @@ async def process_together(settings: Settings, claims: list[Claim]) -> None:
     failure is recorded against the one mail that caused it."""
     try:
         async with db.session_scope() as session:
-            await service.process_claimed(session, claims=claims, settings=settings)
+            await service.process_claimed(session, claims=claims, settings=settings, count=_count)
         return
     except asyncio.CancelledError:
         raise

@@ -121,7 +121,7 @@ def mailgateway(
     ] = None,
 ) -> None:
     """Receive mail over SMTP and (unless --no-workers) turn it into tickets."""
-    from mailgateway.main import serve
+    from mailgateway.main import ListenerRefused, serve
 
     settings = get_settings()
     overrides = {
@@ -131,7 +131,10 @@ def mailgateway(
         settings = settings.model_copy(update=overrides)
     in_process = settings.mailgateway_inprocess_workers if workers is None else workers
     _logging(settings)
-    asyncio.run(serve(settings, workers=in_process))
+    try:
+        asyncio.run(serve(settings, workers=in_process))
+    except ListenerRefused as refused:
+        _fail(str(refused))
 
 
 @app.command()

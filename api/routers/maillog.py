@@ -4,12 +4,13 @@ reprocess, release from quarantine, discard. The rules are in core/inbound/maill
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, SessionDep
+from api.schemas import MailTrust
 from core.inbound import maillog
 from core.models import InboundMessage, InboundStatus
 
@@ -36,6 +37,9 @@ class InboundSummary(BaseModel):
     raw_size: int
     ticket_id: int | None
     comment_id: int | None
+    trust_level: MailTrust | None = Field(
+        default=None, description="what could be proven about the sender (see `trust`)"
+    )
 
 
 class InboundPage(BaseModel):
@@ -62,13 +66,45 @@ class InboundDetail(InboundSummary):
     locked_until: datetime | None
     headers: list[HeaderOut]
     parse_result: dict[str, Any] | None
+    trust: dict[str, Any] | None = Field(
+        default=None,
+        description="the verdicts: peer and whether it is a trusted relay, envelope/From/"
+        "Sender/Reply-To, the relay's Authentication-Results, ignored (forged) headers, the "
+        "reply token's owner, the level reached and the rule that decided",
+    )
     ticket: TicketLink | None
+
+
+ReleaseMode = Literal["as_claimed", "plain"]
+RELEASE_MODE_HELP = (
+    "as_claimed: as what the mail claims (an agent's From becomes that agent's reply, Cc "
+    "become participants); plain: a comment with no powers (no note, no participants; a "
+    "mail claiming an agent's From becomes an internal note)"
+)
 
 
 class ReleaseIn(BaseModel):
     ticket_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="append to this ticket; omit for a new ticket"
     )
+    mode: ReleaseMode = Field(default="as_claimed", description=RELEASE_MODE_HELP)
+
+
+class BulkReleaseIn(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=maillog.MAX_BULK
+    )
+    mode: ReleaseMode = Field(default="as_claimed", description=RELEASE_MODE_HELP)
+
+
+class BulkFailure(BaseModel):
+    id: int
+    error: str
+
+
+class BulkReleaseOut(BaseModel):
+    released: list[int]
+    failed: list[BulkFailure]
 
 
 def _detail(
@@ -85,6 +121,7 @@ def _detail(
         locked_until=message.locked_until,
         headers=[HeaderOut(name=n, value=v) for n, v in headers],
         parse_result=message.parse_result,
+        trust=(message.parse_result or {}).get("trust"),
         ticket=TicketLink(id=message.ticket_id, number=number)
         if message.ticket_id is not None and number is not None
         else None,
@@ -158,11 +195,26 @@ async def reprocess_inbound(
 async def release_inbound(
     message_id: MessageId, admin: AdminUser, session: SessionDep, body: ReleaseIn | None = None
 ) -> InboundDetail:
-    """Deliver a quarantined or ignored mail anyway: as a new ticket, or onto `ticket_id`."""
+    """Deliver a quarantined or ignored mail anyway: as a new ticket, or onto `ticket_id`;
+    `mode` says with which powers. The ticket gets a note naming who released it."""
+    body = body or ReleaseIn()
     await maillog.release(
-        session, message_id=message_id, ticket_id=body.ticket_id if body else None, actor=admin
+        session, message_id=message_id, ticket_id=body.ticket_id, mode=body.mode, actor=admin
     )
     return await _detail_of(session, message_id)
+
+
+@router.post("/release-bulk", response_model=BulkReleaseOut)
+async def release_inbound_bulk(
+    body: BulkReleaseIn, admin: AdminUser, session: SessionDep
+) -> BulkReleaseOut:
+    """Release many quarantined mails at once (after a flood): each onto the ticket its verdict
+    named, else as a new ticket; those that cannot be released are listed with why."""
+    result = await maillog.release_many(session, message_ids=body.ids, mode=body.mode, actor=admin)
+    return BulkReleaseOut(
+        released=result.released,
+        failed=[BulkFailure(id=i, error=e) for i, e in result.failed],
+    )
 
 
 @router.post("/{message_id}/discard", response_model=InboundDetail)

@@ -4,6 +4,17 @@ Reprocess runs the whole pipeline again now (after the admin fixed the cause: ad
 a participant, raised a limit); release skips the checks that quarantined the message and makes it
 a new ticket or a comment on a chosen ticket; discard marks it ignored. Each records who did it in
 the message's `parse_result`. Callers (the API) own the transaction.
+
+A release comes in two modes, because a quarantined mail is often one that claims more than could
+be proven (core/inbound/pipeline.py, "Trust"):
+
+* `as_claimed`  the admin vouches for it: an agent's From becomes that agent's reply (or note),
+                To/Cc become participants;
+* `plain`       a comment with no powers: no `#note`, no participants, and a mail claiming an
+                agent's From becomes an internal note, so nothing reaches the requester in the
+                agent's name.
+
+Every release leaves a system note on the ticket naming who released the mail and how.
 """
 
 from __future__ import annotations
@@ -21,8 +32,11 @@ from core.inbound import pipeline, repository, service
 from core.mail.parse import POLICY, get_header
 from core.models import InboundMessage, InboundStatus, User
 from core.tickets import repository as tickets_repo
+from core.tickets import service as tickets
 
 MAX_LIMIT = 200
+MAX_BULK = 500
+RELEASE_MODES = ("as_claimed", "plain")
 FINAL = (InboundStatus.processed, InboundStatus.ignored, InboundStatus.quarantined)
 
 
@@ -124,11 +138,23 @@ async def _run(
     settings: Settings,
     release_to: int | None = None,
     release_new: bool = False,
+    release_plain: bool = False,
 ) -> pipeline.Outcome:
-    extra = _audit(message, action, actor, ticket_id=release_to)
+    extra = _audit(
+        message,
+        action,
+        actor,
+        ticket_id=release_to,
+        **({"mode": "plain" if release_plain else "as_claimed"} if action == "release" else {}),
+    )
     try:
         outcome = await pipeline.run(
-            session, message, settings=settings, release_to=release_to, release_new=release_new
+            session,
+            message,
+            settings=settings,
+            release_to=release_to,
+            release_new=release_new,
+            release_plain=release_plain,
         )
     except CoreError:
         raise
@@ -160,11 +186,14 @@ async def release(
     *,
     message_id: int,
     ticket_id: int | None = None,
+    mode: str = "as_claimed",
     actor: User,
     settings: Settings | None = None,
 ) -> InboundMessage:
     """Deliver a quarantined (or ignored) message despite the verdict: as a new ticket, or as a
-    comment on `ticket_id`."""
+    comment on `ticket_id`; `mode` is `as_claimed` or `plain` (module docstring)."""
+    if mode not in RELEASE_MODES:
+        raise Invalid(f"unknown release mode {mode!r} (as_claimed or plain)")
     message = await _get(session, message_id, for_update=True)
     if message.status not in (InboundStatus.quarantined, InboundStatus.ignored):
         raise Conflict(
@@ -180,10 +209,62 @@ async def release(
         settings=settings or get_settings(),
         release_to=ticket_id,
         release_new=ticket_id is None,
+        release_plain=mode == "plain",
     )
     if outcome.status != InboundStatus.processed:
         raise Conflict(f"the message could not be released: {outcome.reason}")
+    if outcome.ticket_id is not None:
+        ticket = await tickets_repo.get_ticket(session, outcome.ticket_id)
+        if ticket is not None:
+            how = "일반 댓글로 / as a plain comment" if mode == "plain" else "주장대로 / as claimed"
+            await tickets.add_system_note(
+                session,
+                ticket=ticket,
+                text=(
+                    f"격리된 메일 해제 / released from quarantine: inbound message #{message_id} "
+                    f"({message.reason or 'no reason'}) by {actor.email}, {how}"
+                ),
+            )
     return await _get(session, message_id)
+
+
+@dataclass
+class BulkResult:
+    released: list[int]
+    failed: list[tuple[int, str]]
+
+
+async def release_many(
+    session: AsyncSession,
+    *,
+    message_ids: list[int],
+    mode: str = "as_claimed",
+    actor: User,
+    settings: Settings | None = None,
+) -> BulkResult:
+    """Release each message (e.g. after a flood): onto the ticket its verdict named, else as a
+    new ticket. One that cannot be released is reported and left as it was."""
+    if len(message_ids) > MAX_BULK:
+        raise Invalid(f"at most {MAX_BULK} messages at once")
+    result = BulkResult(released=[], failed=[])
+    for message_id in dict.fromkeys(message_ids):
+        try:
+            async with session.begin_nested():
+                message = await _get(session, message_id)
+                await release(
+                    session,
+                    message_id=message_id,
+                    # Onto the ticket it claimed to belong to, if the verdict named one.
+                    ticket_id=message.ticket_id,
+                    mode=mode,
+                    actor=actor,
+                    settings=settings,
+                )
+        except CoreError as error:
+            result.failed.append((message_id, error.message))
+        else:
+            result.released.append(message_id)
+    return result
 
 
 async def discard(session: AsyncSession, *, message_id: int, actor: User) -> InboundMessage:

@@ -15,8 +15,8 @@ not verdicts:
 they propagate to the caller (the worker), which retries with backoff and quarantines after
 MAIL_MAX_ATTEMPTS (core/inbound/service.py). The steps, in order:
 
-    parse → loop → bounce → dedupe → auto_reply → sender → rate_limit → thread → closed →
-    content → deliver
+    parse → loop → bounce → dedupe → auto_reply → sender → authenticate → rate_limit →
+    thread → closed → content → flood → deliver
 
 Threading (`thread`), most trusted first: (a) an HMAC-signed reply token in a recipient address
 (`help+r-<ticket>-<user>-<sig>@`; `n-` tokens make internal notes), (b) any Message-ID in
@@ -26,6 +26,23 @@ participant or an agent: anyone else's mail carrying the tag is quarantined as a
 (osTicket's rule; Zammad #5064 shows what happens without it). Merged tickets are followed to the
 ticket they were merged into. A reply to a closed ticket reopens it within
 MAIL_REOPEN_WINDOW_DAYS, and otherwise opens a new ticket linked by `follow_up_of_id`.
+
+Trust (`authenticate`, core/mail/trust.py): the From is worth what can be proven about it. Each
+mail reaches one level, stored on the inbound row and shown with its comment:
+
+* token       it came through a reply address we issued to exactly the person in From;
+* verified    the trusted relay's Authentication-Results show DMARC, or aligned DKIM/SPF, pass;
+* unverified  nothing proves or disproves the From (most mail in a quick start);
+* failed      the relay says SPF or DMARC fail.
+
+What each level may do: speaking *as an agent* (a reply, an internal note, `#note`) needs that
+agent's own reply token, or a verified sender and a thread match by token or References; anything
+else claiming an agent's From is quarantined as "unverified staff sender". A subject tag alone
+threads only verified mail ("possible spoof, subject tag only"). To/Cc become participants only
+from token-bound or verified mail. DMARC fail under p=quarantine/reject is quarantined. Floods are
+capped through shared counters (core/inbound/limits.py): per sender per hour, new tickets per
+minute ("flood"), and acknowledgements to unverified senders per hour (none to failed ones).
+An admin's release skips these checks: as claimed, or as a plain comment with no powers.
 """
 
 from __future__ import annotations
@@ -42,10 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.attachments import service as attachments
 from core.config import Settings
 from core.errors import Invalid
-from core.inbound import repository
+from core.inbound import limits, repository
+from core.mail import trust
 from core.mail.classify import auto_reply_reason, detect_bounce
 from core.mail.html import html_to_text, sanitise_html
-from core.mail.parse import ParsedMail, parse_message
+from core.mail.parse import ParsedMail, get_addresses, parse_message
 from core.mail.quotes import find_quote_start
 from core.mail.tokens import ReplyToken, parse_message_id, parse_reply_token, split_plus_address
 from core.models import (
@@ -106,6 +124,7 @@ class Outcome:
     ticket_id: int | None = None
     comment_id: int | None = None
     parse_result: dict[str, Any] = field(default_factory=dict)
+    trust_level: str | None = None
 
 
 @dataclass
@@ -116,6 +135,9 @@ class Context:
     # Set by an admin's release from quarantine: onto this ticket, or as a new ticket.
     release_to: int | None = None
     release_new: bool = False
+    # Released as "plain": a comment with no powers (no agent reply, note or participants).
+    release_plain: bool = False
+    count: limits.Counter | None = None
     mail: ParsedMail | None = None
     our_addresses: set[str] = field(default_factory=set)
     teams: dict[str, int] = field(default_factory=dict)  # team address -> team id
@@ -125,6 +147,10 @@ class Context:
     sender: User | None = None  # an existing user; a new one is created only on delivery
     author: User | None = None
     token: ReplyToken | None = None
+    token_owner: User | None = None
+    token_bound: bool = False  # the reply token was issued to the person in From
+    auth: trust.AuthVerdict | None = None
+    standing: str | None = None  # the rule that let this mail speak as who it claims
     ticket: Ticket | None = None
     thread_via: str | None = None
     follow_up_of: Ticket | None = None
@@ -140,6 +166,20 @@ class Context:
     @property
     def releasing(self) -> bool:
         return self.release_to is not None or self.release_new
+
+    @property
+    def verified(self) -> bool:
+        return self.auth is not None and self.auth.verified
+
+    @property
+    def trust_level(self) -> str:
+        if self.token_bound:
+            return "token"
+        if self.verified:
+            return "verified"
+        if self.auth is not None and self.auth.failed:
+            return "failed"
+        return "unverified"
 
     def record(self, step: str, result: str, **data: Any) -> None:
         self.trace.append({"step": step, "result": result, **data})
@@ -297,21 +337,45 @@ async def sender(ctx: Context) -> None:
     ctx.record("sender", "known" if ctx.sender else "new", address=address)
 
 
+async def authenticate(ctx: Context) -> None:
+    settings = ctx.settings
+    peer = trust.peer_ip(ctx.inbound.peer)
+    ctx.auth = trust.evaluate(
+        [(name, str(value)) for name, value in ctx.parsed.message.raw_items()],
+        from_address=ctx.sender_address,
+        peer_trusted=trust.in_networks(peer, settings.trusted_relay_networks),
+        authserv_id=settings.mail_authserv_id,
+    )
+    auth = ctx.auth
+    ctx.record(
+        "authenticate",
+        auth.verified_by or (auth.failed_by and f"{auth.failed_by}=fail") or "unverified",
+        peer=str(peer) if peer else None,
+        peer_trusted=auth.peer_trusted,
+        ignored=auth.ignored[:10],
+    )
+    if auth.dmarc_reject and not ctx.releasing:
+        raise quarantine(
+            f"DMARC fail for {trust.domain_of(ctx.sender_address)}, whose policy is "
+            f"p={auth.dmarc_policy}: the From is not from that domain"
+        )
+
+
 async def rate_limit(ctx: Context) -> None:
     if ctx.releasing or tickets.is_staff(ctx.sender) or ctx.sender_address is None:
         return
     limit = ctx.settings.mail_sender_rate_limit
-    count = await repository.count_from_sender(
-        ctx.session,
-        address=ctx.sender_address,
-        since=ctx.inbound.received_at - timedelta(hours=1),
-        before_id=ctx.inbound.id,
-    )
-    if count >= limit:
+    count = await _count(ctx, limits.sender_key(ctx.sender_address), limits.SENDER_WINDOW)
+    if count > limit:
         raise quarantine(
-            f"rate limit: {count} mails from {ctx.sender_address} in the hour before this one "
-            f"(MAIL_SENDER_RATE_LIMIT={limit})"
+            f"rate limit: more than {limit} mails from {ctx.sender_address} this hour "
+            f"(this is number {count}; MAIL_SENDER_RATE_LIMIT={limit})"
         )
+
+
+async def _count(ctx: Context, key: str, window: int) -> int:
+    counter = ctx.count or limits.counting_in(ctx.session)
+    return await counter(key, window)
 
 
 async def thread(ctx: Context) -> None:
@@ -328,6 +392,7 @@ async def thread(ctx: Context) -> None:
             await _thread_by_references(ctx, mail)
         if ctx.ticket is None:
             await _thread_by_subject_tag(ctx, mail)
+    _judge_standing(ctx)
     if ctx.ticket is None:
         ctx.record("thread", "new ticket")
         return
@@ -353,11 +418,22 @@ async def _thread_by_token(ctx: Context) -> None:
             ctx.record("thread", "token for a deleted ticket", ticket_id=token.ticket_id)
             continue
         ctx.token, ctx.ticket, ctx.thread_via = token, ticket, "reply token"
-        token_user = await users_repo.get_by_id(ctx.session, token.user_id)
-        if ctx.sender is None and token_user is not None:
-            # The token was mailed to this person; an unknown From is their other address
-            # (a campus alias, a forward to a private mailbox).
-            ctx.author = token_user
+        owner = ctx.token_owner = await users_repo.get_by_id(ctx.session, token.user_id)
+        if owner is not None and ctx.sender is not None and ctx.sender.id == owner.id:
+            ctx.token_bound = True
+        elif owner is not None and tickets.is_staff(owner):
+            # An agent's reply address under someone else's From binds nobody: it may have
+            # been forwarded, or leaked. Another agent goes through the staff rule below.
+            if not tickets.is_staff(ctx.sender) and not ctx.releasing:
+                raise quarantine(
+                    f"reply address issued to agent {owner.email} used by "
+                    f"{ctx.sender_address}, who is not that agent",
+                    ticket_id=ticket.id,
+                )
+        elif ctx.sender is None and owner is not None:
+            # A requester's token under an unknown From is their other address (a campus
+            # alias, a forward to a private mailbox): the token was mailed to them alone.
+            ctx.author = owner
             ctx.record("thread", "sender is the token's addressee", address=ctx.sender_address)
         if token.note:
             if not tickets.is_staff(ctx.author):
@@ -424,6 +500,37 @@ async def _thread_by_subject_tag(ctx: Context, mail: ParsedMail) -> None:
     ctx.ticket, ctx.thread_via = ticket, "subject tag"
 
 
+def _judge_standing(ctx: Context) -> None:
+    """May this mail speak as the person it claims (module docstring, "Trust")?"""
+    if ctx.releasing:
+        ctx.standing = "released by an admin" + (" as a plain comment" if ctx.release_plain else "")
+        return
+    ticket_id = ctx.ticket.id if ctx.ticket else None
+    if tickets.is_staff(ctx.author):
+        if ctx.token_bound:
+            ctx.standing = "agent's own reply token"
+        elif ctx.verified and ctx.thread_via in ("reply token", "In-Reply-To/References"):
+            ctx.standing = f"verified agent ({ctx.auth.verified_by}) in a known thread"  # type: ignore[union-attr]
+        elif ctx.verified and ctx.ticket is None:
+            ctx.standing = f"verified agent ({ctx.auth.verified_by}) opening a ticket"  # type: ignore[union-attr]
+        else:
+            raise quarantine(
+                f"unverified staff sender: {ctx.sender_address} is an agent's address, but the "
+                "mail came neither through that agent's reply address nor from a verified sender "
+                "in a known thread; nothing was posted",
+                ticket_id=ticket_id,
+            )
+    elif ctx.thread_via == "subject tag" and not ctx.verified:
+        raise quarantine(
+            f"possible spoof, subject tag only: {ctx.sender_address} could not be verified and "
+            "the mail names the ticket only in its subject (no reply address or References)",
+            ticket_id=ticket_id,
+        )
+    else:
+        ctx.standing = ctx.trust_level
+    ctx.record("standing", ctx.standing or "", level=ctx.trust_level)
+
+
 async def closed(ctx: Context) -> None:
     ticket = ctx.ticket
     if ticket is None or ticket.status != TicketStatus.closed or ctx.releasing:
@@ -453,17 +560,55 @@ async def closed(ctx: Context) -> None:
 async def content(ctx: Context) -> None:
     mail = ctx.parsed
     text = mail.text if mail.text.strip() else (html_to_text(mail.html) if mail.html else "")
-    if tickets.is_staff(ctx.author) and _NOTE_LINE.match(text.lstrip("\n")):
+    if (
+        tickets.is_staff(ctx.author)
+        and not ctx.release_plain
+        and _NOTE_LINE.match(text.lstrip("\n"))
+    ):
         text = _NOTE_LINE.sub("", text.lstrip("\n"), count=1)
         ctx.internal = ctx.ticket is not None
     ctx.body_text = text.replace("\x00", "")
     ctx.quote_start = find_quote_start(ctx.body_text)
 
 
+async def flood(ctx: Context) -> None:
+    limit = ctx.settings.mail_new_ticket_rate_limit
+    if ctx.ticket is not None or ctx.releasing or limit <= 0:
+        return
+    count = await _count(ctx, limits.NEW_TICKETS_KEY, limits.NEW_TICKET_WINDOW)
+    if count > limit:
+        raise quarantine(
+            f"flood: more than {limit} new tickets by mail this minute (this would be number "
+            f"{count}; MAIL_NEW_TICKET_RATE_LIMIT={limit})"
+        )
+
+
+async def _may_acknowledge(ctx: Context) -> bool:
+    """Backscatter: an acknowledgement to a forged From mails an innocent third party."""
+    level = ctx.trust_level
+    if ctx.releasing or level in ("token", "verified"):
+        return True
+    if level == "failed":
+        ctx.record("acknowledgement", "not sent: the sender failed SPF or DMARC")
+        return False
+    count = await _count(ctx, limits.UNVERIFIED_ACKS_KEY, limits.UNVERIFIED_ACK_WINDOW)
+    if count > ctx.settings.mail_unverified_ack_limit:
+        ctx.record(
+            "acknowledgement",
+            f"not sent: over {ctx.settings.mail_unverified_ack_limit} this hour to unverified "
+            "senders (MAIL_UNVERIFIED_ACK_LIMIT)",
+        )
+        return False
+    return True
+
+
 async def deliver(ctx: Context) -> None:
     session, mail = ctx.session, ctx.parsed
     author = await _ensure_author(ctx)
     auto = ctx.auto_reason is not None
+    if ctx.release_plain and tickets.is_staff(author):
+        # Nothing mailed to the requester in an agent's name that nobody could verify.
+        ctx.internal = True
     if ctx.ticket is None:
         team_id = next(
             (
@@ -485,7 +630,7 @@ async def deliver(ctx: Context) -> None:
             inbound_message_id=ctx.inbound.id,
             quote_start=ctx.quote_start,
             is_auto_reply=auto,
-            suppress_acknowledgement=auto,
+            suppress_acknowledgement=auto or not await _may_acknowledge(ctx),
             follow_up_of_id=ctx.follow_up_of.id if ctx.follow_up_of else None,
         )
         ctx.ticket = ticket
@@ -515,6 +660,7 @@ async def deliver(ctx: Context) -> None:
         if ctx.reopen:
             verb += ", reopened"
     ctx.comment = comment
+    comment.mail_trust = ctx.trust_level
     await _store_parts(ctx, ticket, comment, author)
     await _add_participants(ctx, ticket, author)
     if ctx.notes:
@@ -606,6 +752,12 @@ async def _add_participants(ctx: Context, ticket: Ticket, author: User) -> None:
             continue
         seen.add(email)
         candidates.append(address)
+    if candidates and not (
+        ctx.token_bound or ctx.verified or (ctx.releasing and not ctx.release_plain)
+    ):
+        # Anyone can write a Cc line: a stranger on it would read the whole ticket.
+        ctx.record("participants", f"{len(candidates)} in To/Cc not added: sender not verified")
+        candidates = []
     for address in candidates[: tickets.MAX_PARTICIPANTS]:
         try:
             user, _ = await users.get_or_create_requester(
@@ -627,10 +779,12 @@ STEPS: list[tuple[str, Step]] = [
     ("dedupe", dedupe),
     ("auto_reply", auto_reply),
     ("sender", sender),
+    ("authenticate", authenticate),
     ("rate_limit", rate_limit),
     ("thread", thread),
     ("closed", closed),
     ("content", content),
+    ("flood", flood),
     ("deliver", deliver),
 ]
 
@@ -642,14 +796,19 @@ async def run(
     settings: Settings,
     release_to: int | None = None,
     release_new: bool = False,
+    release_plain: bool = False,
+    count: limits.Counter | None = None,
 ) -> Outcome:
-    """Run every step on one received message; returns the verdict (nothing is committed)."""
+    """Run every step on one received message; returns the verdict (nothing is committed).
+    `count` takes the abuse-limit counts (core/inbound/limits.py); by default in `session`."""
     ctx = Context(
         session=session,
         settings=settings,
         inbound=inbound,
         release_to=release_to,
         release_new=release_new,
+        release_plain=release_plain,
+        count=count,
     )
     # No savepoint: nothing is written before a verdict that discards (see the module docstring),
     # and an exception rolls back the caller's whole transaction.
@@ -673,5 +832,37 @@ async def run(
         "message_id": ctx.facts.get("message_id"),
         "subject": ctx.facts.get("subject"),
         "from_address": ctx.facts.get("from_address"),
+        "trust": _trust_record(ctx),
     }
+    outcome.trust_level = ctx.trust_level if ctx.mail is not None else None
     return outcome
+
+
+def _trust_record(ctx: Context) -> dict[str, Any]:
+    """What the mail log shows: who connected, who the mail claims to be, what was proven."""
+    mail = ctx.mail
+    record: dict[str, Any] = {
+        "level": ctx.trust_level if mail is not None else None,
+        "standing": ctx.standing,
+        "peer": ctx.inbound.peer,
+        "envelope_from": ctx.inbound.mail_from[:320],
+    }
+    if mail is not None:
+        defects: list[str] = []
+        record.update(
+            header_from=mail.sender.email[:320] if mail.sender else None,
+            sender=[a.email[:320] for a in get_addresses(mail.message, "Sender", defects)][:3],
+            reply_to=[a.email[:320] for a in mail.reply_to][:3],
+        )
+        envelope_domain = trust.domain_of(ctx.inbound.mail_from)
+        from_domain = trust.domain_of(ctx.sender_address)
+        record["envelope_mismatch"] = bool(
+            envelope_domain and from_domain and not trust.aligned(envelope_domain, from_domain)
+        )
+    if ctx.auth is not None:
+        record.update(ctx.auth.as_dict())
+    if ctx.token is not None:
+        owner = ctx.token_owner
+        record["token_owner"] = owner.email if owner else f"user {ctx.token.user_id} (gone)"
+        record["token_bound"] = ctx.token_bound
+    return record

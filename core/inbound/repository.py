@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
@@ -158,7 +158,8 @@ _RECORD_VERDICT = """
         ticket_id = %(ticket_id)s, comment_id = %(comment_id)s,
         message_id = COALESCE(%(message_id)s, message_id),
         subject = COALESCE(%(subject)s, subject),
-        from_address = COALESCE(%(from_address)s, from_address)
+        from_address = COALESCE(%(from_address)s, from_address),
+        trust_level = COALESCE(%(trust_level)s, trust_level)
     WHERE id = %(inbound_id)s
       AND (CAST(%(attempt)s AS integer) IS NULL
            OR (status = 'processing' AND attempts = CAST(%(attempt)s AS integer)))
@@ -178,6 +179,7 @@ async def record_verdict(
     message_id: str | None,
     subject: str | None,
     from_address: str | None,
+    trust_level: str | None = None,
 ) -> bool:
     """Record the pipeline's verdict and what the parse learnt (None keeps a column as it is for
     the last three); with `attempt`, only if the row is still this worker's claim."""
@@ -195,6 +197,7 @@ async def record_verdict(
             "message_id": message_id,
             "subject": subject,
             "from_address": from_address,
+            "trust_level": trust_level,
         },
     )
     return bool(cursor.rowcount)
@@ -281,20 +284,6 @@ async def earlier_copy_by_digest(
         )
     ).first()
     return (row[0], row[1]) if row else None
-
-
-async def count_from_sender(
-    session: AsyncSession, *, address: str, since: datetime, before_id: int
-) -> int:
-    # from_address is stored lowercased: the (from_address, received_at) index serves.
-    cursor = await db.driver_execute(
-        session,
-        "SELECT count(*) FROM inbound_messages"
-        " WHERE from_address = %s AND received_at >= %s AND id < %s",
-        (address.lower(), since, before_id),
-    )
-    row = await cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 async def ticket_ids_for_message_ids(session: AsyncSession, message_ids: list[str]) -> list[int]:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from core.inbound import pipeline, repository
+from core.inbound.limits import Counter
 from core.models import InboundStatus
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,11 @@ async def claim_batch(
 
 
 async def process_claimed(
-    session: AsyncSession, *, claims: Sequence[repository.Claim], settings: Settings
+    session: AsyncSession,
+    *,
+    claims: Sequence[repository.Claim],
+    settings: Settings,
+    count: Counter | None = None,
 ) -> dict[int, pipeline.Outcome]:
     """Run the pipeline on claimed messages and record each verdict, all in the caller's one
     transaction (the caller commits); the outcomes by inbound id. A claim that is no longer
@@ -111,7 +116,7 @@ async def process_claimed(
         inbound = locked.get(claim.id)
         if inbound is None:
             continue
-        outcome = await pipeline.run(session, inbound, settings=settings)
+        outcome = await pipeline.run(session, inbound, settings=settings, count=count)
         await record_outcome(session, inbound_id=inbound.id, outcome=outcome, attempt=claim.attempt)
         outcomes[inbound.id] = outcome
     if len(outcomes) > 1:
@@ -141,6 +146,7 @@ async def record_outcome(
         message_id=facts.get("message_id"),
         subject=facts.get("subject"),
         from_address=facts.get("from_address"),
+        trust_level=outcome.trust_level,
     )
 
 

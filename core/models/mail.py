@@ -54,6 +54,9 @@ class InboundMessage(Base):
     message_id: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(Text)
     from_address: Mapped[str | None] = mapped_column(Text)
+    # What could be proven about the sender (core/mail/trust.py): token, verified, unverified,
+    # failed; the evidence is in parse_result["trust"].
+    trust_level: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), server_default=InboundStatus.received.value)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -193,6 +193,8 @@ class Comment(Base):
         BigInteger, ForeignKey("inbound_messages.id", ondelete="SET NULL")
     )
     is_auto_reply: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # For mail-borne comments: the sender's trust level (core/mail/trust.py), shown as a badge.
+    mail_trust: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = created_at_column()
 
 

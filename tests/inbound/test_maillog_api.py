@@ -115,8 +115,15 @@ async def test_release_as_new_ticket_and_onto_a_ticket(
     )
     assert onto.status_code == 200, onto.text
     assert onto.json()["status"] == "processed" and onto.json()["ticket_id"] == ticket.id
-    comments = list(await session.scalars(select(Comment).where(Comment.ticket_id == ticket.id)))
-    assert len(comments) == 2
+    comments = list(
+        await session.scalars(
+            select(Comment).where(Comment.ticket_id == ticket.id).order_by(Comment.id)
+        )
+    )
+    assert [c.source for c in comments] == ["email", "email", "system"]
+    # The release is on the ticket for every agent to see: who, which mail, how.
+    assert f"inbound message #{forged_id}" in comments[-1].body_text
+    assert "admin" in comments[-1].body_text and "as claimed" in comments[-1].body_text
     # Released once: a second release is a conflict, the mail is on a ticket now.
     again = await client.post(f"/api/v1/admin/inbound/{forged_id}/release", headers=admin)
     assert again.status_code == 409 and again.json()["error"] == "conflict"
@@ -151,14 +158,24 @@ async def test_reprocess_after_the_cause_is_fixed_and_discard(
     # Still a stranger: reprocessing quarantines again.
     still = await client.post(f"/api/v1/admin/inbound/{forged_id}/reprocess", headers=admin)
     assert still.status_code == 200 and still.json()["status"] == "quarantined"
-    # The admin adds the colleague as a participant; now the tag is honoured.
+    # The admin adds the colleague as a participant: the From is still unproven, and a subject
+    # tag alone threads only verified mail.
     colleague = await session.scalar(select(User).where(User.email == "colleague@univ.ac.kr"))
     if colleague is None:
         colleague = await users.create_user(session, email="colleague@univ.ac.kr", name="C")
     session.add(TicketParticipant(ticket_id=ticket.id, user_id=colleague.id))
     await session.flush()
-    done = await client.post(f"/api/v1/admin/inbound/{forged_id}/reprocess", headers=admin)
+    spoof = await client.post(f"/api/v1/admin/inbound/{forged_id}/reprocess", headers=admin)
+    assert spoof.json()["status"] == "quarantined"
+    assert spoof.json()["reason"].startswith("possible spoof, subject tag only")
+    # The admin knows the colleague: released as a plain comment onto the ticket it named.
+    done = await client.post(
+        f"/api/v1/admin/inbound/{forged_id}/release",
+        json={"ticket_id": ticket.id, "mode": "plain"},
+        headers=admin,
+    )
     assert done.json()["status"] == "processed" and done.json()["ticket_id"] == ticket.id
+    assert done.json()["parse_result"]["admin_actions"][-1]["mode"] == "plain"
     conflict = await client.post(f"/api/v1/admin/inbound/{forged_id}/reprocess", headers=admin)
     assert conflict.status_code == 409
 
