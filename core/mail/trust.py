@@ -31,6 +31,7 @@ from typing import Any
 
 import authres
 import authres.dmarc
+from authres.core import AuthenticationResultsHeader
 from publicsuffixlist import PublicSuffixList
 
 from core.config import IPNetwork
@@ -40,6 +41,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The relay's own verdict is only read from this many A-R headers (a mail can carry hundreds).
 MAX_AUTHRES_HEADERS = 50
 _POLICY_IN_COMMENT = re.compile(r"\b(?:p|policy)\s*=\s*(none|quarantine|reject)\b", re.I)
+# The dmarc clause of a header, up to the next `;` (authres drops the comments it is written in).
+_DMARC_CLAUSE = re.compile(r"\bdmarc\s*=\s*[a-z]+[^;]*", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _AUTHRES_CONTEXT = authres.FeatureContext(authres.dmarc)
 
@@ -138,12 +141,11 @@ def _clean(value: str, limit: int = 200) -> str:
     return _CONTROL.sub(" ", value)[:limit]
 
 
-def _policy(result: Any) -> str | None:
-    """OpenDMARC writes `dmarc=fail (p=reject dis=none)`, rspamd `... (policy=reject)`; RFC 7489
-    registers `policy.dmarc`."""
-    texts = [getattr(result, "policy", None), getattr(result, "result_comment", None)]
-    texts += [p.comment for p in getattr(result, "properties", []) or []]
-    texts += [getattr(p, "value", None) for p in getattr(result, "properties", []) or []]
+def _policy(result: Any, header_text: str) -> str | None:
+    """OpenDMARC writes `dmarc=fail (p=reject dis=none)`, rspamd `... (policy=reject)`, both in
+    comments, which authres does not keep; RFC 7489 registers `policy.dmarc`."""
+    texts = [getattr(result, "policy", None)]
+    texts += [m.group(0) for m in _DMARC_CLAUSE.finditer(header_text)]
     for text in texts:
         if not text:
             continue
@@ -163,7 +165,7 @@ def _property(result: Any, ptype: str, name: str) -> str | None:
     return None
 
 
-def _method_result(result: Any, from_domain: str | None) -> MethodResult:
+def _method_result(result: Any, from_domain: str | None, header_text: str) -> MethodResult:
     method = str(result.method).lower()
     outcome = str(result.result or "").lower()
     if method == "dkim":
@@ -187,7 +189,7 @@ def _method_result(result: Any, from_domain: str | None) -> MethodResult:
         result=outcome,
         domain=domain and _clean(domain),
         aligned=is_aligned,
-        policy=_policy(result) if method == "dmarc" else None,
+        policy=_policy(result, header_text) if method == "dmarc" else None,
     )
 
 
@@ -226,7 +228,7 @@ def evaluate(
             break
         unfolded = " ".join(str(value).split())
         try:
-            header = authres.AuthenticationResultsHeader.parse_value(_AUTHRES_CONTEXT, unfolded)
+            header = AuthenticationResultsHeader.parse_value(_AUTHRES_CONTEXT, unfolded)
         except Exception as exc:  # authres raises its own errors, and more on hostile text
             if own_id and own_id in unfolded.lower()[: len(own_id) + 5]:
                 verdict.ignored.append(f"unparsable header claiming {own_id}: {_clean(str(exc))}")
@@ -240,7 +242,7 @@ def evaluate(
         if index >= block_end:
             verdict.ignored.append(f"{own_id} header below the relay's Received line (forged)")
             continue
-        results = [_method_result(r, from_domain) for r in header.results if r.method]
+        results = [_method_result(r, from_domain, unfolded) for r in header.results if r.method]
         fresh = [r for r in results if r.method not in reported]
         for repeated in {r.method for r in results} & reported:
             verdict.ignored.append(f"{own_id} {repeated} result below the relay's own (forged)")

@@ -34,12 +34,17 @@ class Gateway:
         *,
         sender: str = "someone@univ.ac.kr",
         recipients: list[str] | None = None,
+        source: str | None = None,
     ) -> tuple[dict[str, Any], str]:
         """Send over SMTP; returns aiosmtplib's (per-recipient errors, final response).
-        `sender=""` sends `MAIL FROM:<>` (a null return path, as bounces have)."""
+        `sender=""` sends `MAIL FROM:<>` (a null return path, as bounces have); `source` is the
+        loopback address to connect from (127.0.0.0/8: each is another peer to the listener)."""
+        source_address = (source, 0) if source else None
         if sender == "":
             data = message if isinstance(message, bytes) else message.as_bytes()
-            async with aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=60) as client:
+            async with aiosmtplib.SMTP(
+                hostname=self.host, port=self.port, timeout=60, source_address=source_address
+            ) as client:
                 return await client.sendmail("", recipients or [HELP], data)
         return await aiosmtplib.send(
             message,
@@ -48,6 +53,7 @@ class Gateway:
             sender=sender,
             recipients=recipients or [HELP],
             timeout=60,
+            source_address=source_address,
         )
 
     async def process(self) -> int:
@@ -110,6 +116,32 @@ async def add_user(engine: AsyncEngine, email: str, role: Role = Role.requester)
         session.add(user)
         await session.commit()
         return user
+
+
+# The campus relay of the trust tests: it connects from RELAY_IP and writes Authentication-Results
+# as AUTHSERV_ID; the sender-controlled client connects from STRANGER_IP.
+RELAY_IP = "127.0.0.2"
+STRANGER_IP = "127.0.0.3"
+AUTHSERV_ID = "mx.test.ac.kr"
+TRUST_SETTINGS = {
+    "mailgateway_trusted_relays": f"{RELAY_IP}/32",
+    "mail_authserv_id": AUTHSERV_ID,
+}
+
+
+def relayed(message: EmailMessage, results: str, *, authserv_id: str = AUTHSERV_ID) -> EmailMessage:
+    """`message` as the campus relay hands it on: its Received line and its verdicts on top."""
+    original = list(message.items())
+    for name in list(message.keys()):
+        del message[name]
+    message["Authentication-Results"] = f"{authserv_id}; {results}"
+    message["Received"] = (
+        "from mail.sender.example (mail.sender.example [198.51.100.7]) by mx.test.ac.kr "
+        "(Postfix) with ESMTPS id 4F1; Wed, 2 Dec 2026 10:00:00 +0900"
+    )
+    for name, value in original:
+        message[name] = value
+    return message
 
 
 def make_mail(**kwargs: Any) -> EmailMessage:

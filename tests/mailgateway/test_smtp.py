@@ -260,15 +260,20 @@ async def test_null_sender_is_accepted(gateway: Gateway, committed_db: AsyncEngi
 async def test_agent_note_line_makes_an_internal_note(
     gateway: Gateway, committed_db: AsyncEngine
 ) -> None:
-    await add_user(committed_db, "agent@test.ac.kr", Role.agent)
+    agent = await add_user(committed_db, "agent@test.ac.kr", Role.agent)
     await gateway.send(make_mail(message_id="<n0@univ.ac.kr>"))
     await gateway.process()
+    [ticket] = await _one(committed_db, select(Ticket))
+    # The agent answers the notification: to the reply address we issued to them.
+    token = reply_address(HELP, make_reply_token(ticket_id=ticket.id, user_id=agent.id))
     await gateway.send(
         make_mail(
             sender="agent@test.ac.kr",
+            to=token,
             body="#note\n요청자에게 보이지 않아야 합니다.\n",
             headers={"In-Reply-To": "<n0@univ.ac.kr>"},
-        )
+        ),
+        recipients=[token],
     )
     await gateway.process()
     comments = await _one(committed_db, select(Comment).order_by(Comment.id))

@@ -30,10 +30,13 @@ from core.models import (
 )
 from tests.mailgateway.conftest import (
     HELP,
+    RELAY_IP,
+    TRUST_SETTINGS,
     Gateway,
     GatewayFactory,
     TcpProxy,
     make_mail,
+    relayed,
 )
 from tests.mailgateway.conftest import rows as _all
 
@@ -212,7 +215,8 @@ async def test_strangers_forged_subject_tag_is_quarantined_not_appended(
         message_id="<forged@evil.example>",
     )
     await gateway.send(forged)
-    # The requester's own mail with the tag (no References) is honoured.
+    # The requester's own mail with the tag (no References) is honoured only when the campus
+    # relay verified it (tests/mailgateway/test_mail_trust.py); unverified, it waits for an admin.
     await gateway.send(
         make_mail(
             subject=f"Re: [#{ticket.number}] 추가",
@@ -222,7 +226,12 @@ async def test_strangers_forged_subject_tag_is_quarantined_not_appended(
     )
     await gateway.process()
     comments = await _all(committed_db, select(Comment).order_by(Comment.id))
-    assert [c.message_id for c in comments] == ["<v0@univ.ac.kr>", "<v1@univ.ac.kr>"]
+    assert [c.message_id for c in comments] == ["<v0@univ.ac.kr>"]
+    [own] = await _all(
+        committed_db,
+        select(InboundMessage).where(InboundMessage.message_id == "<v1@univ.ac.kr>"),
+    )
+    assert own.status == "quarantined" and own.reason.startswith("possible spoof")
     assert len(await _all(committed_db, select(Ticket))) == 1
     [row] = await _all(
         committed_db,
@@ -235,11 +244,13 @@ async def test_strangers_forged_subject_tag_is_quarantined_not_appended(
 
 
 async def test_cc_addresses_become_participants_but_not_ours(
-    gateway: Gateway, committed_db: AsyncEngine
+    start_gateway: GatewayFactory, committed_db: AsyncEngine
 ) -> None:
+    gateway = await start_gateway(**TRUST_SETTINGS)
     message = make_mail(message_id="<cc@univ.ac.kr>", sender="kim@univ.ac.kr")
     message["Cc"] = "Park <park@univ.ac.kr>, help@test.ac.kr, help+x@test.ac.kr, kim@univ.ac.kr"
-    await gateway.send(message)
+    # Only verified (or token-bound) mail may subscribe people: it comes through the relay.
+    await gateway.send(relayed(message, "dmarc=pass header.from=univ.ac.kr"), source=RELAY_IP)
     await gateway.process()
     participants = await _all(committed_db, select(TicketParticipant))
     [park] = await _all(committed_db, select(User).where(User.email == "park@univ.ac.kr"))

@@ -189,7 +189,8 @@ export interface paths {
         put?: never;
         /**
          * Release Inbound
-         * @description Deliver a quarantined or ignored mail anyway: as a new ticket, or onto `ticket_id`.
+         * @description Deliver a quarantined or ignored mail anyway: as a new ticket, or onto `ticket_id`;
+         *     `mode` says with which powers. The ticket gets a note naming who released it.
          */
         post: operations["maillog-release_inbound"];
         delete?: never;
@@ -212,6 +213,27 @@ export interface paths {
          * @description Run the pipeline on this mail again now; 409 if it is already on a ticket.
          */
         post: operations["maillog-reprocess_inbound"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/inbound/release-bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release Inbound Bulk
+         * @description Release many quarantined mails at once (after a flood): each onto the ticket its verdict
+         *     named, else as a new ticket; those that cannot be released are listed with why.
+         */
+        post: operations["maillog-release_inbound_bulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1193,6 +1215,32 @@ export interface components {
             /** Size */
             size: number;
         };
+        /** BulkFailure */
+        BulkFailure: {
+            /** Error */
+            error: string;
+            /** Id */
+            id: number;
+        };
+        /** BulkReleaseIn */
+        BulkReleaseIn: {
+            /** Ids */
+            ids: number[];
+            /**
+             * Mode
+             * @description as_claimed: as what the mail claims (an agent's From becomes that agent's reply, Cc become participants); plain: a comment with no powers (no note, no participants; a mail claiming an agent's From becomes an internal note)
+             * @default as_claimed
+             * @enum {string}
+             */
+            mode: "as_claimed" | "plain";
+        };
+        /** BulkReleaseOut */
+        BulkReleaseOut: {
+            /** Failed */
+            failed: components["schemas"]["BulkFailure"][];
+            /** Released */
+            released: number[];
+        };
         /** BulkResult */
         BulkResult: {
             /** Updated */
@@ -1379,6 +1427,11 @@ export interface components {
             id: number;
             /** Is Auto Reply */
             is_auto_reply: boolean;
+            /**
+             * Mail Trust
+             * @description mail-borne comments: what could be proven about the sender (token: our reply address issued to them; verified: DMARC/DKIM/SPF via the campus relay; unverified; failed: SPF or DMARC fail)
+             */
+            mail_trust?: ("token" | "verified" | "unverified" | "failed") | null;
             /** Quote Start */
             quote_start: number | null;
             /**
@@ -1518,6 +1571,18 @@ export interface components {
             ticket: components["schemas"]["TicketLink"] | null;
             /** Ticket Id */
             ticket_id: number | null;
+            /**
+             * Trust
+             * @description the verdicts: peer and whether it is a trusted relay, envelope/From/Sender/Reply-To, the relay's Authentication-Results, ignored (forged) headers, the reply token's owner, the level reached and the rule that decided
+             */
+            trust?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Trust Level
+             * @description what could be proven about the sender (see `trust`)
+             */
+            trust_level?: ("token" | "verified" | "unverified" | "failed") | null;
         };
         /** InboundPage */
         InboundPage: {
@@ -1563,6 +1628,11 @@ export interface components {
             subject: string | null;
             /** Ticket Id */
             ticket_id: number | null;
+            /**
+             * Trust Level
+             * @description what could be proven about the sender (see `trust`)
+             */
+            trust_level?: ("token" | "verified" | "unverified" | "failed") | null;
         };
         /** Job */
         Job: {
@@ -1847,6 +1917,13 @@ export interface components {
         };
         /** ReleaseIn */
         ReleaseIn: {
+            /**
+             * Mode
+             * @description as_claimed: as what the mail claims (an agent's From becomes that agent's reply, Cc become participants); plain: a comment with no powers (no note, no participants; a mail claiming an agent's From becomes an internal note)
+             * @default as_claimed
+             * @enum {string}
+             */
+            mode: "as_claimed" | "plain";
             /**
              * Ticket Id
              * @description append to this ticket; omit for a new ticket
@@ -2799,6 +2876,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InboundDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "maillog-release_inbound_bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkReleaseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkReleaseOut"];
                 };
             };
             /** @description Validation Error */

@@ -9,6 +9,8 @@ export type TicketStatus = S["TicketStatus"];
 export type TicketPriority = S["TicketPriority"];
 export type SlaState = S["TicketSummary"]["sla_state"];
 export type InboundStatus = S["InboundStatus"];
+export type MailTrust = NonNullable<S["CommentOut"]["mail_trust"]>;
+export type ReleaseMode = S["ReleaseIn"]["mode"];
 export type ApiErrorBody = S["ErrorOut"];
 
 export type User = S["UserOut"];
@@ -26,6 +28,7 @@ export type BusinessCalendar = S["BusinessCalendar"];
 export type Holiday = S["Holiday"];
 export type InboundSummary = S["InboundSummary"];
 export type InboundDetail = S["InboundDetail"];
+export type BulkReleaseResult = S["BulkReleaseOut"];
 export type OutboundEmail = S["OutboundEmailSummary"];
 export type Job = S["Job"];
 export type JobRun = S["JobRun"];
