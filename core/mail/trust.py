@@ -269,4 +269,6 @@ def _decide(verdict: AuthVerdict) -> None:
         for result in by_method.get(method, []):
             if result.result == "pass" and result.aligned:
                 verdict.verified_by = f"{method}=pass ({result.domain})"
+                # DMARC passed by way of DKIM: an SPF fail is a forwarder's, not a forgery.
+                verdict.failed_by = None
                 return

@@ -499,6 +499,9 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "POST /api/v1/admin/inbound/{message_id}/discard": [
         Case(ADMIN, path=lambda ids: {"message_id": ids["inbound"]})
     ],
+    "POST /api/v1/admin/inbound/release-bulk": [
+        Case(ADMIN, body=lambda ids: {"ids": [ids["inbound"]], "mode": "plain"})
+    ],
     # --- jobs (admins)
     "GET /api/v1/admin/jobs": [Case(ADMIN)],
     "GET /api/v1/admin/jobs/{job_id}/runs": [

@@ -210,3 +210,44 @@ async def test_admins_only_and_unknown_ids(
     assert missing_ticket.status_code == 404
     bad = await client.get("/api/v1/admin/inbound?status=lost", headers=admin)
     assert bad.status_code == 422
+
+
+async def test_forged_agent_mail_released_plain_is_an_internal_note_and_modes_are_checked(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, ingest: Ingest
+) -> None:
+    agent = await users.create_user(session, email="agent@test.ac.kr", name="A", role=Role.agent)
+    first = await ingest(make_mail(message_id="<p0@univ.ac.kr>", sender="owner@univ.ac.kr"))
+    ticket = await session.get(Ticket, first.ticket_id)
+    assert ticket is not None
+    claimed = make_mail(
+        subject=f"Re: [#{ticket.number}] 답변",
+        sender="agent@test.ac.kr",
+        message_id="<p1@evil>",
+        headers={"Cc": "attacker@evil.example"},
+    )
+    row = await ingest(claimed)
+    assert row.status == "quarantined" and row.reason.startswith("unverified staff sender")
+    ticket_id, agent_id, row_id = ticket.id, agent.id, row.id
+    await session.commit()
+    detail = (await client.get(f"/api/v1/admin/inbound/{row_id}", headers=admin)).json()
+    assert detail["trust_level"] == "unverified" and detail["trust"]["header_from"] == (
+        "agent@test.ac.kr"
+    )
+    bad = await client.post(
+        f"/api/v1/admin/inbound/{row_id}/release", json={"mode": "as-is"}, headers=admin
+    )
+    assert bad.status_code == 422
+    released = await client.post(
+        f"/api/v1/admin/inbound/{row_id}/release",
+        json={"ticket_id": ticket_id, "mode": "plain"},
+        headers=admin,
+    )
+    assert released.status_code == 200, released.text
+    comment = await session.get(Comment, released.json()["comment_id"])
+    assert comment is not None and comment.author_id == agent_id
+    # Plain: nothing reaches the requester in the agent's name, and the Cc subscribed nobody.
+    assert comment.visibility == "internal"
+    participants = await session.scalars(
+        select(TicketParticipant).where(TicketParticipant.ticket_id == ticket_id)
+    )
+    assert list(participants) == []

@@ -46,6 +46,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 HELP_ADDRESS = "help@test.ac.kr"
+RELAY_AUTHSERV_ID = "mx.test.ac.kr"
 PASSWORD = "servicedesk"  # the demo password seed-demo sets
 ADMIN = "admin@demo.ac.kr"
 AGENT = "kim.agent@demo.ac.kr"
@@ -217,6 +218,9 @@ def system(
         "HELPDESK_ADDRESSES": HELP_ADDRESS,
         "MAILGATEWAY_HOST": "127.0.0.1",
         "MAILGATEWAY_PORT": str(smtp_port),
+        # The test's SMTP client plays the campus relay: its Authentication-Results count.
+        "MAILGATEWAY_TRUSTED_RELAYS": "127.0.0.1/32",
+        "MAIL_AUTHSERV_ID": RELAY_AUTHSERV_ID,
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(mail_capture.port),
         "SMTP_FROM": f"IT Service Desk <{HELP_ADDRESS}>",
