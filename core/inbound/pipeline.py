@@ -254,6 +254,13 @@ async def bounce(ctx: Context) -> None:
         addresses += f" and {len(listed) - 5} more"
     if not found.permanent:
         raise ignore(f"delivery delay notice for {addresses} ({found.evidence})")
+    if not any(parse_message_id(mid) is not None for mid in found.original_message_ids):
+        # Anyone can write a delivery report: one that does not return a mail we sent (our
+        # signed Message-ID) would otherwise silence any address it names.
+        raise ignore(
+            f"bounce ({found.evidence}) for {addresses} that returns no mail of ours (no signed "
+            "Message-ID): nothing marked"
+        )
     marked: list[str] = []
     for recipient in found.recipients:
         user = await users_repo.get_by_email(session, recipient.address)

@@ -199,6 +199,21 @@ async def test_bounce_opens_no_ticket_and_marks_the_address(
     assert row.status == "processed" and row.reason.startswith("bounce")
 
 
+async def test_a_forged_bounce_silences_nobody(gateway: Gateway, committed_db: AsyncEngine) -> None:
+    """A delivery report that returns no mail of ours (no signed Message-ID) marks nobody: it
+    would otherwise stop every notification to the address it names."""
+    await gateway.send(make_mail(message_id="<s0@univ.ac.kr>", sender="student@univ.ac.kr"))
+    await gateway.send(_bounce("<s0@univ.ac.kr>", "student@univ.ac.kr"), sender="")
+    await gateway.process()
+    [user] = await _all(committed_db, select(User).where(User.email == "student@univ.ac.kr"))
+    assert user.bouncing_since is None
+    [row] = await _all(
+        committed_db,
+        select(InboundMessage).where(InboundMessage.message_id == "<bounce-1@mx.univ.ac.kr>"),
+    )
+    assert row.status == "ignored" and "returns no mail of ours" in row.reason
+
+
 # --- forged subject tags -------------------------------------------------------------------
 
 
