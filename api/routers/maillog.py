@@ -143,11 +143,18 @@ async def list_inbound(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    trust_level: MailTrust | None = None,
 ) -> InboundPage:
     """Inbound mails, newest first, optionally by status (received, processing, processed,
-    ignored, quarantined); `reason` says why a mail was ignored or quarantined."""
+    ignored, quarantined) and by sender trust level; `reason` says why a mail was ignored or
+    quarantined."""
     page = await maillog.list_messages(
-        session, status=status.value if status else None, q=q, cursor=cursor, limit=limit
+        session,
+        status=status.value if status else None,
+        q=q,
+        cursor=cursor,
+        limit=limit,
+        trust_level=trust_level,
     )
     return InboundPage(
         items=[InboundSummary.model_validate(m) for m in page.items], next_cursor=page.next_cursor

@@ -37,6 +37,7 @@ from core.tickets import service as tickets
 MAX_LIMIT = 200
 MAX_BULK = 500
 RELEASE_MODES = ("as_claimed", "plain")
+TRUST_LEVELS = ("token", "verified", "unverified", "failed")
 FINAL = (InboundStatus.processed, InboundStatus.ignored, InboundStatus.quarantined)
 
 
@@ -72,13 +73,21 @@ async def list_messages(
     q: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    trust_level: str | None = None,
 ) -> MessagePage:
     """Newest first; `cursor` is the `next_cursor` of the previous page (keyset on id)."""
     if status is not None and status not in {s.value for s in InboundStatus}:
         raise Invalid(f"unknown status {status!r}")
+    if trust_level is not None and trust_level not in TRUST_LEVELS:
+        raise Invalid(f"unknown trust level {trust_level!r}")
     limit = max(1, min(limit, MAX_LIMIT))
     rows = await repository.list_messages(
-        session, status=status, q=q or None, before_id=_parse_cursor(cursor), limit=limit + 1
+        session,
+        status=status,
+        q=q or None,
+        before_id=_parse_cursor(cursor),
+        limit=limit + 1,
+        trust_level=trust_level,
     )
     more = len(rows) > limit
     items = rows[:limit]

@@ -345,10 +345,13 @@ async def list_messages(
     q: str | None,
     before_id: int | None,
     limit: int,
+    trust_level: str | None = None,
 ) -> list[InboundMessage]:
     statement = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
     if status:
         statement = statement.where(InboundMessage.status == status)
+    if trust_level:
+        statement = statement.where(InboundMessage.trust_level == trust_level)
     if before_id is not None:
         statement = statement.where(InboundMessage.id < before_id)
     if q:

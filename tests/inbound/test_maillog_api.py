@@ -229,6 +229,13 @@ async def test_forged_agent_mail_released_plain_is_an_internal_note_and_modes_ar
     assert row.status == "quarantined" and row.reason.startswith("unverified staff sender")
     ticket_id, agent_id, row_id = ticket.id, agent.id, row.id
     await session.commit()
+    listed = await client.get("/api/v1/admin/inbound?trust_level=unverified", headers=admin)
+    assert row_id in [m["id"] for m in listed.json()["items"]]
+    assert {m["trust_level"] for m in listed.json()["items"]} == {"unverified"}
+    none = await client.get("/api/v1/admin/inbound?trust_level=verified", headers=admin)
+    assert none.json()["items"] == []
+    odd = await client.get("/api/v1/admin/inbound?trust_level=trusted", headers=admin)
+    assert odd.status_code == 422
     detail = (await client.get(f"/api/v1/admin/inbound/{row_id}", headers=admin)).json()
     assert detail["trust_level"] == "unverified" and detail["trust"]["header_from"] == (
         "agent@test.ac.kr"
