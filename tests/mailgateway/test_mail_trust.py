@@ -360,7 +360,7 @@ async def test_150_forged_senders_in_one_connection_are_bounded_by_the_caps(
 async def test_a_flood_is_released_in_bulk(
     start_gateway: GatewayFactory, committed_db: AsyncEngine
 ) -> None:
-    gateway = await start_gateway(mail_new_ticket_rate_limit=2)
+    gateway = await start_gateway(mail_new_ticket_rate_limit=2, mail_unverified_ack_limit=3)
     await _within_one_minute_window()
     for i in range(5):
         await gateway.send(make_mail(sender=f"s{i}@univ.ac.kr", message_id=f"<r{i}@u>"))
@@ -382,3 +382,9 @@ async def test_a_flood_is_released_in_bulk(
     assert [i for i, _ in result.failed] == [2**62]
     assert await _count(committed_db, Ticket) == 5
     assert set(await rows(committed_db, select(InboundMessage.status))) == {"processed"}
+    # Released, the senders are still unverified: acknowledged only up to the hourly cap.
+    acks = await _count(committed_db, OutboundEmail, OutboundEmail.kind == "acknowledgement")
+    assert acks == 3
+    # Each release is on its ticket: who released which mail.
+    notes = await rows(committed_db, select(Comment.body_text).where(Comment.source == "system"))
+    assert len(notes) == 3 and all("admin@test.ac.kr" in n for n in notes)
