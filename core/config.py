@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     # The campus MTAs whose Authentication-Results (RFC 8601) with MAIL_AUTHSERV_ID we believe.
     mailgateway_trusted_relays: str = ""
     mail_authserv_id: str = ""
+    # No relay checks SPF/DKIM/DMARC for us: check them here (core/mail/verify.py), asking
+    # MAIL_DNS_RESOLVER (`host` or `host:port`; empty: the system's resolver).
+    mail_verify_self: bool = False
+    mail_dns_resolver: str = ""
     # Messages per minute from one untrusted peer IP, counted in PostgreSQL (every replica);
     # beyond it `451 4.7.1`. Trusted relays are not limited here. 0 turns it off.
     mailgateway_peer_rate_limit: int = 120

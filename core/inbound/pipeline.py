@@ -60,7 +60,7 @@ from core.attachments import service as attachments
 from core.config import Settings
 from core.errors import Invalid
 from core.inbound import limits, repository
-from core.mail import trust
+from core.mail import trust, verify
 from core.mail.classify import auto_reply_reason, detect_bounce
 from core.mail.html import html_to_text, sanitise_html
 from core.mail.parse import ParsedMail, get_addresses, parse_message
@@ -353,6 +353,18 @@ async def authenticate(ctx: Context) -> None:
         peer_trusted=trust.in_networks(peer, settings.trusted_relay_networks),
         authserv_id=settings.mail_authserv_id,
     )
+    if settings.mail_verify_self and not ctx.auth.results and ctx.inbound.raw is not None:
+        envelope = verify.Envelope(
+            peer_ip=str(peer) if peer else None,
+            helo=ctx.inbound.helo,
+            mail_from=ctx.inbound.mail_from,
+            from_address=ctx.sender_address,
+        )
+        resolver = verify.Resolver(settings.mail_dns_resolver)
+        relay = ctx.auth
+        ctx.auth = await asyncio.to_thread(verify.check, ctx.inbound.raw, envelope, resolver)
+        ctx.auth.ignored[:0] = relay.ignored
+        ctx.auth.peer_trusted, ctx.auth.checked_here = relay.peer_trusted, True
     auth = ctx.auth
     ctx.record(
         "authenticate",

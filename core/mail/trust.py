@@ -111,6 +111,7 @@ class AuthVerdict:
     verified_by: str | None = None
     failed_by: str | None = None
     dmarc_policy: str | None = None
+    checked_here: bool = False  # by our own SPF/DKIM/DMARC check, not a relay's header
 
     @property
     def verified(self) -> bool:
@@ -134,6 +135,7 @@ class AuthVerdict:
             "verified_by": self.verified_by,
             "failed_by": self.failed_by,
             "dmarc_policy": self.dmarc_policy,
+            "checked_here": self.checked_here,
         }
 
 
@@ -248,11 +250,12 @@ def evaluate(
             verdict.ignored.append(f"{own_id} {repeated} result below the relay's own (forged)")
         verdict.results.extend(fresh)
         reported |= {r.method for r in fresh}
-    _decide(verdict)
+    decide(verdict)
     return verdict
 
 
-def _decide(verdict: AuthVerdict) -> None:
+def decide(verdict: AuthVerdict) -> None:
+    """Verified, failed, DMARC policy: from the results gathered in `verdict`."""
     by_method: dict[str, list[MethodResult]] = {}
     for result in verdict.results:
         by_method.setdefault(result.method, []).append(result)

@@ -7,12 +7,16 @@ relay whose Authentication-Results we believe, STRANGER_IP anyone else."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from email.message import EmailMessage
 
 import aiosmtplib
+import dkim
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -41,6 +45,7 @@ from tests.mailgateway.conftest import (
     relayed,
     rows,
 )
+from tests.mailgateway.dns_server import dns_server
 
 AGENT = "agent@test.ac.kr"
 VICTIM = "victim@univ.ac.kr"
@@ -74,9 +79,10 @@ class Desk:
     def __init__(self, gateway: Gateway, engine: AsyncEngine) -> None:
         self.gateway, self.engine = gateway, engine
 
-    async def open(self) -> Desk:
+    async def open(self, sign: Callable[[EmailMessage], bytes] | None = None) -> Desk:
         self.agent = await add_user(self.engine, AGENT, Role.agent)
-        await self.gateway.send(make_mail(message_id="<v0@univ.ac.kr>", sender=VICTIM))
+        first = make_mail(message_id="<v0@univ.ac.kr>", sender=VICTIM)
+        await self.gateway.send(sign(first) if sign else first)
         await self.gateway.process()
         [self.ticket] = await rows(self.engine, select(Ticket))
         return self
@@ -388,3 +394,82 @@ async def test_a_flood_is_released_in_bulk(
     # Each release is on its ticket: who released which mail.
     notes = await rows(committed_db, select(Comment.body_text).where(Comment.source == "system"))
     assert len(notes) == 3 and all("admin@test.ac.kr" in n for n in notes)
+
+
+# --- our own SPF / DKIM / DMARC check (MAIL_VERIFY_SELF), against a real DNS server -------------
+
+
+def _dkim_key() -> tuple[bytes, str]:
+    """A fresh RSA key: the PEM to sign with, and the DKIM TXT record that publishes it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode()
+
+
+def _signed(message: EmailMessage, pem: bytes, domain: str = "univ.ac.kr") -> bytes:
+    raw = message.as_bytes()
+    signature = dkim.sign(
+        raw,
+        b"s1",
+        domain.encode(),
+        pem,
+        include_headers=[b"from", b"to", b"subject", b"message-id"],
+    )
+    return signature + raw
+
+
+async def test_our_own_check_verifies_a_dkim_signed_mail_and_refuses_a_forged_one(
+    start_gateway: GatewayFactory, committed_db: AsyncEngine
+) -> None:
+    pem, record = _dkim_key()
+    zone = {
+        ("s1._domainkey.univ.ac.kr", "TXT"): [record],
+        ("univ.ac.kr", "TXT"): ["v=spf1 ip4:192.0.2.10 -all"],  # not our test client
+        ("_dmarc.univ.ac.kr", "TXT"): ["v=DMARC1; p=reject; rua=mailto:dmarc@univ.ac.kr"],
+    }
+    with dns_server(zone) as (resolver_address, dns):
+        gateway = await start_gateway(mail_verify_self=True, mail_dns_resolver=resolver_address)
+        desk = await Desk(gateway, committed_db).open(sign=lambda m: _signed(m, pem))
+        # The student's own signed mail, naming the ticket only in its subject: DKIM passes,
+        # aligned with From, so DMARC passes although SPF fails (a forwarder, say).
+        real = desk.tagged(sender=VICTIM, body="아직 안 됩니다\n", message_id="<s1@univ.ac.kr>")
+        await gateway.send(_signed(real, pem), sender=VICTIM, source=STRANGER_IP)
+        # The attacker's copy with the body changed after signing: DKIM fails, SPF fails,
+        # DMARC fails under p=reject.
+        forged = _signed(
+            desk.tagged(sender=VICTIM, body="원본\n", message_id="<s2@evil>"), pem
+        ).replace("원본".encode(), "변조".encode())
+        await gateway.send(forged, sender=VICTIM, source=STRANGER_IP)
+        await gateway.process()
+    row = await _inbound(committed_db, "<s1@univ.ac.kr>")
+    assert row.status == "processed" and row.ticket_id == desk.ticket.id, row.reason
+    trust = row.parse_result["trust"]
+    assert row.trust_level == "verified" and trust["checked_here"] is True
+    assert trust["verified_by"] == "dmarc=pass (univ.ac.kr)"
+    methods = {(r["method"], r["result"]) for r in trust["results"]}
+    assert {("dkim", "pass"), ("spf", "fail"), ("dmarc", "pass")} <= methods
+    bad = await _inbound(committed_db, "<s2@evil>")
+    assert bad.status == "quarantined" and bad.reason.startswith("DMARC fail for univ.ac.kr")
+    assert ("s1._domainkey.univ.ac.kr", "TXT") in dns.questions
+
+
+async def test_without_a_dns_answer_nothing_is_proven_and_nothing_is_lost(
+    start_gateway: GatewayFactory, committed_db: AsyncEngine
+) -> None:
+    with dns_server({}) as (resolver_address, _dns):
+        pass  # the server is gone: its port answers nothing
+    gateway = await start_gateway(mail_verify_self=True, mail_dns_resolver=resolver_address)
+    await gateway.send(make_mail(message_id="<n1@univ.ac.kr>"), source=STRANGER_IP)
+    await gateway.process()
+    row = await _inbound(committed_db, "<n1@univ.ac.kr>")
+    assert row.status == "processed" and row.trust_level == "unverified"

@@ -174,6 +174,11 @@ def test_admin_releases_quarantined_mail_in_bulk(new_page, system) -> None:
     rows = page.get_by_test_id("inbound-row")
     expect(rows).to_have_count(3)
     expect(rows.get_by_test_id("trust-badge")).to_have_text(["발신 미인증"] * 3)
+    # The trust filter: none of them is verified, all three are unverified.
+    page.get_by_test_id("inbound-trust-filter").select_option("verified")
+    expect(page.get_by_test_id("empty-state")).to_be_visible()
+    page.get_by_test_id("inbound-trust-filter").select_option("unverified")
+    expect(rows).to_have_count(3)
     page.get_by_test_id("inbound-select-all").check()
     expect(page.get_by_test_id("mail-bulk-bar")).to_contain_text("3개 선택")
     page.get_by_test_id("bulk-release-mode").select_option("plain")
