@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import AdminUser, SessionDep
 from api.schemas import MailTrust
@@ -57,6 +57,46 @@ class TicketLink(BaseModel):
     number: int
 
 
+class AuthResultOut(BaseModel):
+    method: str = Field(description="spf, dkim, dmarc, ...")
+    result: str = Field(description="pass, fail, none, softfail, ...")
+    domain: str | None = Field(description="the domain the result speaks for")
+    aligned: bool = Field(description="same organisational domain as From (RFC 7489 3.1)")
+    policy: str | None = Field(default=None, description="DMARC only: none/quarantine/reject")
+
+
+class TrustOut(BaseModel):
+    """The verdicts of core/mail/trust.py for one mail, as the mail log shows them."""
+
+    level: MailTrust | None = None
+    standing: str | None = Field(
+        default=None, description="the rule that let the mail speak as its sender"
+    )
+    peer: str | None = None
+    peer_trusted: bool = Field(default=False, description="one of MAILGATEWAY_TRUSTED_RELAYS")
+    envelope_from: str = ""
+    header_from: str | None = None
+    sender: list[str] = Field(default_factory=list, description="the Sender header")
+    reply_to: list[str] = Field(default_factory=list)
+    envelope_mismatch: bool = Field(
+        default=False, description="the envelope's domain is not the From's (a signal only)"
+    )
+    results: list[AuthResultOut] = Field(
+        default_factory=list, description="the trusted relay's (or our own) results"
+    )
+    ignored: list[str] = Field(
+        default_factory=list, description="Authentication-Results headers not believed, and why"
+    )
+    verified_by: str | None = None
+    failed_by: str | None = None
+    dmarc_policy: str | None = None
+    checked_here: bool = Field(default=False, description="by MAIL_VERIFY_SELF, not a relay")
+    token_owner: str | None = Field(default=None, description="whom the reply token was for")
+    token_bound: bool | None = Field(
+        default=None, description="the token's owner is the From (None: no token)"
+    )
+
+
 class InboundDetail(InboundSummary):
     peer: str | None
     helo: str | None
@@ -66,11 +106,8 @@ class InboundDetail(InboundSummary):
     locked_until: datetime | None
     headers: list[HeaderOut]
     parse_result: dict[str, Any] | None
-    trust: dict[str, Any] | None = Field(
-        default=None,
-        description="the verdicts: peer and whether it is a trusted relay, envelope/From/"
-        "Sender/Reply-To, the relay's Authentication-Results, ignored (forged) headers, the "
-        "reply token's owner, the level reached and the rule that decided",
+    trust: TrustOut | None = Field(
+        default=None, description="what could be proven about the sender, and how"
     )
     ticket: TicketLink | None
 
@@ -121,11 +158,21 @@ def _detail(
         locked_until=message.locked_until,
         headers=[HeaderOut(name=n, value=v) for n, v in headers],
         parse_result=message.parse_result,
-        trust=(message.parse_result or {}).get("trust"),
+        trust=_trust(message),
         ticket=TicketLink(id=message.ticket_id, number=number)
         if message.ticket_id is not None and number is not None
         else None,
     )
+
+
+def _trust(message: InboundMessage) -> TrustOut | None:
+    recorded = (message.parse_result or {}).get("trust")
+    if not isinstance(recorded, dict):
+        return None  # mail processed before trust was recorded
+    try:
+        return TrustOut.model_validate(recorded)
+    except ValidationError:
+        return None
 
 
 async def _detail_of(session: SessionDep, message_id: int) -> InboundDetail:

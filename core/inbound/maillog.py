@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings, get_settings
 from core.errors import Conflict, CoreError, Invalid, NotFound, Unavailable
 from core.inbound import pipeline, repository, service
-from core.mail.parse import POLICY, get_header
+from core.mail.parse import POLICY, headers_for_display
 from core.models import InboundMessage, InboundStatus, User
 from core.tickets import repository as tickets_repo
 from core.tickets import service as tickets
@@ -106,12 +106,8 @@ async def _get(
 def _headers(raw: bytes | None) -> list[tuple[str, str]]:
     if not raw:
         return []
-    defects: list[str] = []
     message = BytesParser(policy=POLICY).parsebytes(raw, headersonly=True)
-    out = []
-    for name, _ in list(message.raw_items())[:200]:
-        out.append((name, get_header(message, name, defects)))
-    return out
+    return headers_for_display(message, [])
 
 
 async def get_message(session: AsyncSession, message_id: int) -> MessageDetail:

@@ -406,7 +406,7 @@ async def thread(ctx: Context) -> None:
         ctx.ticket = await tickets_repo.get_ticket(session, ctx.release_to)
         ctx.thread_via = "released onto ticket"
     elif ctx.release_new:
-        return
+        pass
     else:
         await _thread_by_token(ctx)
         if ctx.ticket is None:

@@ -129,12 +129,6 @@ class ParsedMail:
         """The first value of a header, decoded, or "" (never raises)."""
         return get_header(self.message, name, self.defects)
 
-    def headers_for_display(self) -> list[tuple[str, str]]:
-        out = []
-        for name, raw in list(self.message.raw_items())[:MAX_HEADER_DISPLAY]:
-            out.append((name, _decode_unstructured(str(raw), self.defects)))
-        return out
-
     def thread_ids(self) -> list[str]:
         """In-Reply-To first, then References newest first: every id a reply may point at."""
         seen: list[str] = []
@@ -142,6 +136,15 @@ class ParsedMail:
             if mid not in seen:
                 seen.append(mid)
         return seen
+
+
+def headers_for_display(message: Message, defects: list[str]) -> list[tuple[str, str]]:
+    """Every header in order, each occurrence with its own value (repeated Received and
+    Authentication-Results lines differ, and which is where matters), decoded for people."""
+    return [
+        (name, _decode_unstructured(str(raw), defects))
+        for name, raw in list(message.raw_items())[:MAX_HEADER_DISPLAY]
+    ]
 
 
 def parse_message(raw: bytes) -> ParsedMail:

@@ -134,6 +134,8 @@ async def test_release_as_new_ticket_and_onto_a_ticket(
     assert new.json()["ticket_id"] not in (None, ticket.id)
     actions = new.json()["parse_result"]["admin_actions"]
     assert actions[0]["action"] == "release"
+    # Released as a new ticket, the deciding rule is still recorded.
+    assert new.json()["trust"]["standing"] == "released by an admin"
 
 
 async def _quarantined_hijack_again(
@@ -258,3 +260,29 @@ async def test_forged_agent_mail_released_plain_is_an_internal_note_and_modes_ar
         select(TicketParticipant).where(TicketParticipant.ticket_id == ticket_id)
     )
     assert list(participants) == []
+
+
+async def test_repeated_headers_each_show_their_own_value(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, ingest: Ingest
+) -> None:
+    """Which Authentication-Results sits where is the evidence: each line is shown as it is."""
+    mail = make_mail(message_id="<h0@univ.ac.kr>")
+    raw = (
+        b"Authentication-Results: mx.test.ac.kr; dmarc=none\r\n"
+        b"Received: from a by mx.test.ac.kr; 2 Dec 2026\r\n"
+        b"Authentication-Results: mx.test.ac.kr; dmarc=pass header.from=univ.ac.kr\r\n"
+        b"Received: from b by mail.evil.example; 2 Dec 2026\r\n" + mail.as_bytes()
+    )
+    row = await ingest(raw)
+    row_id = row.id
+    await session.commit()
+    detail = (await client.get(f"/api/v1/admin/inbound/{row_id}", headers=admin)).json()
+    results = [h["value"] for h in detail["headers"] if h["name"] == "Authentication-Results"]
+    assert results == [
+        "mx.test.ac.kr; dmarc=none",
+        "mx.test.ac.kr; dmarc=pass header.from=univ.ac.kr",
+    ]
+    received = [h["value"] for h in detail["headers"] if h["name"] == "Received"]
+    assert len(set(received)) == 2
+    # No trusted relay and no MAIL_AUTHSERV_ID in this setup: neither header counts.
+    assert detail["trust"]["peer_trusted"] is False and detail["trust"]["results"] == []

@@ -6,6 +6,7 @@ import type { Attachment, Comment } from "@/lib/api/types";
 import { useI18n } from "@/lib/i18n";
 import { estimateHeight, frameDocument, inlineImages, referencedImages, splitQuoted } from "@/lib/mail-html";
 import { AttachmentList, withQuery } from "./attachments";
+import { TrustBadge } from "./mail-trust";
 import { EmptyState } from "./ui";
 
 export function Thread({ comments, showInternal }: { comments: Comment[]; showInternal: boolean }) {
@@ -51,9 +52,10 @@ function CommentCard({ comment }: { comment: Comment }) {
             {t("thread.internal")}
           </span>
         )}
-        <span className="text-xs text-slate-400">
+        <span className="text-xs text-slate-600">
           {comment.source === "email" ? t("thread.viaEmail") : comment.source === "web" ? t("thread.viaWeb") : ""}
         </span>
+        <TrustBadge level={comment.mail_trust} />
         <time className="ml-auto text-xs text-slate-500" dateTime={comment.created_at} title={formatDateTime(comment.created_at)}>
           {formatRelative(comment.created_at)}
         </time>

@@ -107,7 +107,8 @@ export interface paths {
         /**
          * List Inbound
          * @description Inbound mails, newest first, optionally by status (received, processing, processed,
-         *     ignored, quarantined); `reason` says why a mail was ignored or quarantined.
+         *     ignored, quarantined) and by sender trust level; `reason` says why a mail was ignored or
+         *     quarantined.
          */
         get: operations["maillog-list_inbound"];
         put?: never;
@@ -1215,6 +1216,34 @@ export interface components {
             /** Size */
             size: number;
         };
+        /** AuthResultOut */
+        AuthResultOut: {
+            /**
+             * Aligned
+             * @description same organisational domain as From (RFC 7489 3.1)
+             */
+            aligned: boolean;
+            /**
+             * Domain
+             * @description the domain the result speaks for
+             */
+            domain: string | null;
+            /**
+             * Method
+             * @description spf, dkim, dmarc, ...
+             */
+            method: string;
+            /**
+             * Policy
+             * @description DMARC only: none/quarantine/reject
+             */
+            policy?: string | null;
+            /**
+             * Result
+             * @description pass, fail, none, softfail, ...
+             */
+            result: string;
+        };
         /** BulkFailure */
         BulkFailure: {
             /** Error */
@@ -1571,13 +1600,8 @@ export interface components {
             ticket: components["schemas"]["TicketLink"] | null;
             /** Ticket Id */
             ticket_id: number | null;
-            /**
-             * Trust
-             * @description the verdicts: peer and whether it is a trusted relay, envelope/From/Sender/Reply-To, the relay's Authentication-Results, ignored (forged) headers, the reply token's owner, the level reached and the rule that decided
-             */
-            trust?: {
-                [key: string]: unknown;
-            } | null;
+            /** @description what could be proven about the sender, and how */
+            trust?: components["schemas"]["TrustOut"] | null;
             /**
              * Trust Level
              * @description what could be proven about the sender (see `trust`)
@@ -2317,6 +2341,79 @@ export interface components {
             token_type: "bearer";
             user: components["schemas"]["UserOut"];
         };
+        /**
+         * TrustOut
+         * @description The verdicts of core/mail/trust.py for one mail, as the mail log shows them.
+         */
+        TrustOut: {
+            /**
+             * Checked Here
+             * @description by MAIL_VERIFY_SELF, not a relay
+             * @default false
+             */
+            checked_here: boolean;
+            /** Dmarc Policy */
+            dmarc_policy?: string | null;
+            /**
+             * Envelope From
+             * @default
+             */
+            envelope_from: string;
+            /**
+             * Envelope Mismatch
+             * @description the envelope's domain is not the From's (a signal only)
+             * @default false
+             */
+            envelope_mismatch: boolean;
+            /** Failed By */
+            failed_by?: string | null;
+            /** Header From */
+            header_from?: string | null;
+            /**
+             * Ignored
+             * @description Authentication-Results headers not believed, and why
+             */
+            ignored?: string[];
+            /** Level */
+            level?: ("token" | "verified" | "unverified" | "failed") | null;
+            /** Peer */
+            peer?: string | null;
+            /**
+             * Peer Trusted
+             * @description one of MAILGATEWAY_TRUSTED_RELAYS
+             * @default false
+             */
+            peer_trusted: boolean;
+            /** Reply To */
+            reply_to?: string[];
+            /**
+             * Results
+             * @description the trusted relay's (or our own) results
+             */
+            results?: components["schemas"]["AuthResultOut"][];
+            /**
+             * Sender
+             * @description the Sender header
+             */
+            sender?: string[];
+            /**
+             * Standing
+             * @description the rule that let the mail speak as its sender
+             */
+            standing?: string | null;
+            /**
+             * Token Bound
+             * @description the token's owner is the From (None: no token)
+             */
+            token_bound?: boolean | null;
+            /**
+             * Token Owner
+             * @description whom the reply token was for
+             */
+            token_owner?: string | null;
+            /** Verified By */
+            verified_by?: string | null;
+        };
         /** UnreadCount */
         UnreadCount: {
             /** Count */
@@ -2703,6 +2800,7 @@ export interface operations {
                 /** @description subject, sender, Message-ID or reason */
                 q?: string | null;
                 status?: components["schemas"]["InboundStatus"] | null;
+                trust_level?: ("token" | "verified" | "unverified" | "failed") | null;
             };
             header?: never;
             path?: never;

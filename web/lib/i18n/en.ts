@@ -349,6 +349,7 @@ export const en: Record<MessageKey, string> = {
   "mailStatus.ignored": "Ignored",
   "mailStatus.failed": "Failed",
   "mail.trust": "Trust",
+  "mail.trustAll": "Any trust level",
   "mail.select": "Select mail",
   "mail.selectAll": "Select all quarantined mail",
   "mail.selected": "{count} selected",

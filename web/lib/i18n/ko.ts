@@ -348,6 +348,7 @@ export const ko = {
   "mailStatus.ignored": "무시됨",
   "mailStatus.failed": "실패",
   "mail.trust": "신뢰",
+  "mail.trustAll": "모든 신뢰 수준",
   "mail.select": "메일 선택",
   "mail.selectAll": "격리된 메일 모두 선택",
   "mail.selected": "{count}개 선택",

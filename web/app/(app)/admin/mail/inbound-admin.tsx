@@ -9,6 +9,7 @@ import { Badge, Button, EmptyState, Input, ListStates, LoadMore, PageHeader, Sel
 import { api, unwrap } from "@/lib/api/client";
 import type { BulkReleaseResult, InboundStatus, ReleaseMode } from "@/lib/api/types";
 import { formatBytes, useI18n } from "@/lib/i18n";
+import { TRUST_LEVELS, isTrustLevel } from "@/lib/mail-trust";
 import { usePaged } from "@/lib/paged";
 
 export const INBOUND_STATUSES: InboundStatus[] = ["quarantined", "failed", "received", "processing", "processed", "ignored"];
@@ -38,12 +39,14 @@ export function InboundAdmin() {
   const pathname = usePathname();
   const status = params.get("status") ?? "quarantined";
   const q = params.get("q") ?? "";
+  const trust = params.get("trust") ?? "";
   const [search, setSearch] = useState(q);
   const query = {
     status: status === "all" ? undefined : (status as InboundStatus),
     q: q || undefined,
+    trust_level: isTrustLevel(trust) ? trust : undefined,
   };
-  const list = usePaged(`inbound-${status}-${q}`, (cursor: string | null) =>
+  const list = usePaged(`inbound-${status}-${trust}-${q}`, (cursor: string | null) =>
     unwrap(api().GET("/api/v1/admin/inbound", { params: { query: { ...query, cursor } } })),
   );
   const items = list.items ?? [];
@@ -55,7 +58,7 @@ export function InboundAdmin() {
   useEffect(() => {
     setSelected(new Set());
     setResult(null);
-  }, [status, q]);
+  }, [status, q, trust]);
   const allSelected = releasable.length > 0 && releasable.every((m) => selected.has(m.id));
 
   function toggle(id: number) {
@@ -108,10 +111,26 @@ export function InboundAdmin() {
       <PageHeader
         title={t("admin.mail")}
         actions={
-          <form onSubmit={submit} role="search" className="flex gap-1">
-            <Input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder={t("mail.search")} aria-label={t("common.search")} className="w-56 py-1.5" />
-            <Button type="submit">{t("common.search")}</Button>
-          </form>
+          <>
+            <Select
+              aria-label={t("mail.trust")}
+              value={isTrustLevel(trust) ? trust : ""}
+              onChange={(e) => go({ trust: e.target.value })}
+              className="w-auto py-1.5"
+              data-testid="inbound-trust-filter"
+            >
+              <option value="">{t("mail.trustAll")}</option>
+              {TRUST_LEVELS.map((level) => (
+                <option key={level} value={level}>
+                  {t(`trust.level.${level}`)}
+                </option>
+              ))}
+            </Select>
+            <form onSubmit={submit} role="search" className="flex gap-1">
+              <Input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder={t("mail.search")} aria-label={t("common.search")} className="w-56 py-1.5" />
+              <Button type="submit">{t("common.search")}</Button>
+            </form>
+          </>
         }
       />
       <div className="mb-3 flex flex-wrap gap-1" role="tablist" data-testid="inbound-status-tabs">
