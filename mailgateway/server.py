@@ -28,6 +28,7 @@ import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -61,14 +62,67 @@ def listener_refusal(settings: Settings) -> str | None:
     return None
 
 
+class PeerCounts:
+    """Messages per peer and minute, shared with every replica through `rate_limit_counters`.
+
+    Counting each MAIL FROM in its own transaction cost three quarters of the listener's accept
+    rate, so the listener counts in memory and adds its counts to PostgreSQL every FLUSH_SECONDS
+    in one statement. It reads a peer's shared count once per window, when the peer first shows
+    up, and again after each flush: exact for the mail of this listener, and replicas see each
+    other's counts within FLUSH_SECONDS."""
+
+    FLUSH_SECONDS = 0.5
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[str, datetime], int] = {}  # as of the last read or flush
+        self._pending: dict[tuple[str, datetime], int] = {}  # counted here, not yet added
+        self._flushed_at = time.monotonic()
+
+    async def add(self, key: str) -> int:
+        """Count one message for `key` in this minute; the count including it."""
+        slot = (key, limits.window_start(limits.PEER_WINDOW))
+        if slot not in self._shared:
+            async with db.session_scope() as session:
+                self._shared[slot] = await repository.read_counter(
+                    session, key=slot[0], window_start=slot[1]
+                )
+        self._pending[slot] = self._pending.get(slot, 0) + 1
+        count = self._shared[slot] + self._pending[slot]
+        if time.monotonic() - self._flushed_at >= self.FLUSH_SECONDS:
+            self._flushed_at = time.monotonic()  # one flush at a time
+            try:
+                await self.flush()
+            except Exception as exc:  # the counts stay pending; a later message tries again
+                logger.warning("could not add peer counts to the database: %s", exc)
+        return count
+
+    async def flush(self) -> None:
+        taken = {slot: n for slot, n in self._pending.items() if n}
+        if not taken:
+            return
+        async with db.session_scope() as session:
+            counts = await repository.bump_counters(
+                session,
+                [(key, start, n) for (key, start), n in taken.items()],
+                own_transaction=True,
+            )
+        current = limits.window_start(limits.PEER_WINDOW)
+        for slot, n in taken.items():
+            self._pending[slot] -= n
+            self._shared[slot] = counts[slot]
+        for slot in [s for s in self._shared if s[1] < current and not self._pending.get(s)]:
+            self._shared.pop(slot, None)
+            self._pending.pop(slot, None)
+
+
 class PeerPolicy:
     """Who may connect, whose Authentication-Results we believe, and how fast others may send."""
 
-    def __init__(self, settings: Settings, count: limits.Counter | None = None) -> None:
+    def __init__(self, settings: Settings, counts: PeerCounts | None = None) -> None:
         self.accept_from = settings.accept_from_networks
         self.trusted = settings.trusted_relay_networks
         self.rate_limit = settings.mailgateway_peer_rate_limit
-        self.count = count or limits.counting_apart(db.session_scope)
+        self.counts = counts or PeerCounts()
 
     def accepts(self, peer: Any) -> bool:
         if self.accept_from is None:
@@ -79,8 +133,7 @@ class PeerPolicy:
         address = _peer_address(peer)
         if self.rate_limit <= 0 or address is None or trust.in_networks(address, self.trusted):
             return False
-        count = await self.count(limits.peer_key(str(address)), limits.PEER_WINDOW)
-        return count > self.rate_limit
+        return await self.counts.add(limits.peer_key(address)) > self.rate_limit
 
 
 def _peer_address(peer: Any) -> trust.IPAddress | None:

@@ -160,6 +160,7 @@ async def _run(
             release_to=release_to,
             release_new=release_new,
             release_plain=release_plain,
+            release_by=actor if (release_new or release_to is not None) else None,
         )
     except CoreError:
         raise
@@ -267,6 +268,8 @@ async def release_many(
                 )
         except CoreError as error:
             result.failed.append((message_id, error.message))
+        except Exception as error:  # one mail the database refuses must not sink the rest
+            result.failed.append((message_id, f"could not be released: {type(error).__name__}"))
         else:
             result.released.append(message_id)
     return result

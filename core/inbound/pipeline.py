@@ -15,8 +15,8 @@ not verdicts:
 they propagate to the caller (the worker), which retries with backoff and quarantines after
 MAIL_MAX_ATTEMPTS (core/inbound/service.py). The steps, in order:
 
-    parse → loop → bounce → dedupe → auto_reply → sender → authenticate → rate_limit →
-    thread → closed → content → flood → deliver
+    parse → loop → bounce → dedupe → auto_reply → sender → authenticate → thread →
+    closed → content → limits → deliver
 
 Threading (`thread`), most trusted first: (a) an HMAC-signed reply token in a recipient address
 (`help+r-<ticket>-<user>-<sig>@`; `n-` tokens make internal notes), (b) any Message-ID in
@@ -137,6 +137,7 @@ class Context:
     release_new: bool = False
     # Released as "plain": a comment with no powers (no agent reply, note or participants).
     release_plain: bool = False
+    release_by: User | None = None  # the admin who released it
     count: limits.Counter | None = None
     mail: ParsedMail | None = None
     our_addresses: set[str] = field(default_factory=set)
@@ -151,6 +152,7 @@ class Context:
     token_bound: bool = False  # the reply token was issued to the person in From
     auth: trust.AuthVerdict | None = None
     standing: str | None = None  # the rule that let this mail speak as who it claims
+    acknowledge: bool = True  # a new ticket's acknowledgement (abuse_limits may say no)
     ticket: Ticket | None = None
     thread_via: str | None = None
     follow_up_of: Ticket | None = None
@@ -254,15 +256,19 @@ async def bounce(ctx: Context) -> None:
         addresses += f" and {len(listed) - 5} more"
     if not found.permanent:
         raise ignore(f"delivery delay notice for {addresses} ({found.evidence})")
-    if not any(parse_message_id(mid) is not None for mid in found.original_message_ids):
-        # Anyone can write a delivery report: one that does not return a mail we sent (our
-        # signed Message-ID) would otherwise silence any address it names.
+    # Anyone can write a delivery report. An address is marked only if the report returns a
+    # mail we sent to that very address: otherwise a stranger silences anyone, quoting the
+    # Message-ID of the acknowledgement we sent them.
+    sent_to = await repository.outbound_recipients(session, found.original_message_ids)
+    returned = [r for r in found.recipients if r.address.lower() in sent_to]
+    if not returned:
         raise ignore(
-            f"bounce ({found.evidence}) for {addresses} that returns no mail of ours (no signed "
-            "Message-ID): nothing marked"
+            f"bounce ({found.evidence}) for {addresses} that returns no mail of ours to that "
+            "address: nothing marked"
         )
+    addresses = ", ".join(r.address for r in returned[:5])
     marked: list[str] = []
-    for recipient in found.recipients:
+    for recipient in returned:
         user = await users_repo.get_by_email(session, recipient.address)
         if user is None:
             continue
@@ -329,12 +335,23 @@ async def sender(ctx: Context) -> None:
     if not address:
         envelope = ctx.inbound.mail_from.strip().strip("<>")
         address = envelope or None
+    why = None
     if not address:
-        raise quarantine("no sender address (From missing or unreadable, null return path)")
-    try:
-        address = users.normalise_email(address)
-    except Invalid:
-        raise quarantine(f"sender address {address[:200]!r} is not a valid address") from None
+        why = "no sender address (From missing or unreadable, null return path)"
+    else:
+        try:
+            address = users.normalise_email(address)
+        except Invalid:
+            why = f"sender address {address[:200]!r} is not a valid address"
+    if why is not None:
+        if ctx.release_by is None:
+            raise quarantine(why)
+        # Released anyway: nobody to post as, so the releasing admin brings it in, with no
+        # powers (an internal note on a ticket; a new ticket in the admin's name).
+        ctx.sender, ctx.sender_address, ctx.release_plain = ctx.release_by, None, True
+        ctx.record("sender", "released on behalf of an unknown sender", why=why)
+        return
+    assert address is not None
     ctx.sender_address = address
     ctx.sender_name = mail.sender.name if mail.sender else ""
     ctx.facts["from_address"] = address.lower()[:320]
@@ -378,25 +395,6 @@ async def authenticate(ctx: Context) -> None:
             f"DMARC fail for {trust.domain_of(ctx.sender_address)}, whose policy is "
             f"p={auth.dmarc_policy}: the From is not from that domain"
         )
-
-
-async def rate_limit(ctx: Context) -> None:
-    if ctx.releasing or tickets.is_staff(ctx.sender) or ctx.sender_address is None:
-        return
-    limit = ctx.settings.mail_sender_rate_limit
-    if limit <= 0:
-        return
-    count = await _count(ctx, limits.sender_key(ctx.sender_address), limits.SENDER_WINDOW)
-    if count > limit:
-        raise quarantine(
-            f"rate limit: more than {limit} mails from {ctx.sender_address} this hour "
-            f"(this is number {count}; MAIL_SENDER_RATE_LIMIT={limit})"
-        )
-
-
-async def _count(ctx: Context, key: str, window: int) -> int:
-    counter = ctx.count or limits.counting_in(ctx.session)
-    return await counter(key, window)
 
 
 async def thread(ctx: Context) -> None:
@@ -592,37 +590,52 @@ async def content(ctx: Context) -> None:
     ctx.quote_start = find_quote_start(ctx.body_text)
 
 
-async def flood(ctx: Context) -> None:
-    limit = ctx.settings.mail_new_ticket_rate_limit
-    if ctx.ticket is not None or ctx.releasing or limit <= 0:
-        return
-    count = await _count(ctx, limits.NEW_TICKETS_KEY, limits.NEW_TICKET_WINDOW)
-    if count > limit:
-        raise quarantine(
-            f"flood: more than {limit} new tickets by mail this minute (this would be number "
-            f"{count}; MAIL_NEW_TICKET_RATE_LIMIT={limit})"
-        )
-
-
-async def _may_acknowledge(ctx: Context) -> bool:
-    """Backscatter: an acknowledgement to a forged From mails an innocent third party."""
+async def abuse_limits(ctx: Context) -> None:
+    """The shared counters (core/inbound/limits.py), all of one mail's in one statement."""
+    settings, new_ticket = ctx.settings, ctx.ticket is None
+    sender_limit = settings.mail_sender_rate_limit
+    flood_limit = settings.mail_new_ticket_rate_limit
+    keys: dict[str, tuple[str, int, int]] = {}
+    if not ctx.releasing:
+        if sender_limit > 0 and ctx.sender_address and not tickets.is_staff(ctx.author):
+            keys["sender"] = (limits.sender_key(ctx.sender_address), limits.SENDER_WINDOW, 1)
+        if new_ticket and flood_limit > 0:
+            keys["flood"] = (limits.NEW_TICKETS_KEY, limits.NEW_TICKET_WINDOW, 1)
+    # Backscatter: an acknowledgement to a forged From mails an innocent third party. A release
+    # does not vouch for the address, so a released flood is not acknowledged all at once.
     level = ctx.trust_level
-    # A release does not vouch for the address: a released flood of forged senders would
-    # otherwise be acknowledged all at once.
-    if level in ("token", "verified"):
-        return True
+    acknowledged = new_ticket and ctx.auto_reason is None
+    if acknowledged and level == "unverified":
+        keys["ack"] = (limits.UNVERIFIED_ACKS_KEY, limits.UNVERIFIED_ACK_WINDOW, 1)
+    counter = ctx.count or limits.counting_in(ctx.session)
+    counts = dict(zip(keys, await counter(list(keys.values())), strict=True)) if keys else {}
+    over_sender = counts.get("sender", 0) > sender_limit
+    over_flood = counts.get("flood", 0) > flood_limit
+    if (over_sender or over_flood) and "ack" in keys:
+        # Counted in the same statement, but no ticket will be acknowledged: give it back.
+        await counter([(limits.UNVERIFIED_ACKS_KEY, limits.UNVERIFIED_ACK_WINDOW, -1)])
+    if over_sender:
+        raise quarantine(
+            f"rate limit: more than {sender_limit} mails from {ctx.sender_address} this hour "
+            f"(this is number {counts['sender']}; MAIL_SENDER_RATE_LIMIT={sender_limit})"
+        )
+    if over_flood:
+        raise quarantine(
+            f"flood: more than {flood_limit} new tickets by mail this minute (this would be "
+            f"number {counts['flood']}; MAIL_NEW_TICKET_RATE_LIMIT={flood_limit})"
+        )
+    if not acknowledged:
+        return
     if level == "failed":
+        ctx.acknowledge = False
         ctx.record("acknowledgement", "not sent: the sender failed SPF or DMARC")
-        return False
-    count = await _count(ctx, limits.UNVERIFIED_ACKS_KEY, limits.UNVERIFIED_ACK_WINDOW)
-    if count > ctx.settings.mail_unverified_ack_limit:
+    elif counts.get("ack", 0) > settings.mail_unverified_ack_limit:
+        ctx.acknowledge = False
         ctx.record(
             "acknowledgement",
-            f"not sent: over {ctx.settings.mail_unverified_ack_limit} this hour to unverified "
+            f"not sent: over {settings.mail_unverified_ack_limit} this hour to unverified "
             "senders (MAIL_UNVERIFIED_ACK_LIMIT)",
         )
-        return False
-    return True
 
 
 async def deliver(ctx: Context) -> None:
@@ -653,7 +666,7 @@ async def deliver(ctx: Context) -> None:
             inbound_message_id=ctx.inbound.id,
             quote_start=ctx.quote_start,
             is_auto_reply=auto,
-            suppress_acknowledgement=auto or not await _may_acknowledge(ctx),
+            suppress_acknowledgement=auto or not ctx.acknowledge,
             follow_up_of_id=ctx.follow_up_of.id if ctx.follow_up_of else None,
         )
         ctx.ticket = ticket
@@ -761,12 +774,18 @@ async def _store_one(ctx: Context, part: Any, ticket: Ticket, comment: Comment, 
 async def _add_participants(ctx: Context, ticket: Ticket, author: User) -> None:
     mail = ctx.parsed
     added = 0
+    # Only what can be proven subscribes anyone: a From, a Cc line and a Message-ID someone
+    # once saw are all a stranger's to write.
+    proven = ctx.token_bound or ctx.verified or (ctx.releasing and not ctx.release_plain)
     if (
-        author.id != ticket.requester_id
+        proven
+        and author.id != ticket.requester_id
         and not tickets.is_staff(author)
         and ctx.thread_via != "reply token"
     ):
         added += int(await tickets.add_participant(ctx.session, ticket=ticket, user=author))
+    elif not proven and author.id != ticket.requester_id and not tickets.is_staff(author):
+        ctx.record("participants", "the sender was not added: not verified")
     seen = {author.email.lower()}
     candidates = []
     for address in [*mail.to, *mail.cc]:
@@ -775,10 +794,7 @@ async def _add_participants(ctx: Context, ticket: Ticket, author: User) -> None:
             continue
         seen.add(email)
         candidates.append(address)
-    if candidates and not (
-        ctx.token_bound or ctx.verified or (ctx.releasing and not ctx.release_plain)
-    ):
-        # Anyone can write a Cc line: a stranger on it would read the whole ticket.
+    if candidates and not proven:
         ctx.record("participants", f"{len(candidates)} in To/Cc not added: sender not verified")
         candidates = []
     for address in candidates[: tickets.MAX_PARTICIPANTS]:
@@ -803,11 +819,10 @@ STEPS: list[tuple[str, Step]] = [
     ("auto_reply", auto_reply),
     ("sender", sender),
     ("authenticate", authenticate),
-    ("rate_limit", rate_limit),
     ("thread", thread),
     ("closed", closed),
     ("content", content),
-    ("flood", flood),
+    ("limits", abuse_limits),
     ("deliver", deliver),
 ]
 
@@ -820,6 +835,7 @@ async def run(
     release_to: int | None = None,
     release_new: bool = False,
     release_plain: bool = False,
+    release_by: User | None = None,
     count: limits.Counter | None = None,
 ) -> Outcome:
     """Run every step on one received message; returns the verdict (nothing is committed).
@@ -831,6 +847,7 @@ async def run(
         release_to=release_to,
         release_new=release_new,
         release_plain=release_plain,
+        release_by=release_by,
         count=count,
     )
     # No savepoint: nothing is written before a verdict that discards (see the module docstring),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from psycopg.types.json import Jsonb
@@ -286,6 +286,16 @@ async def earlier_copy_by_digest(
     return (row[0], row[1]) if row else None
 
 
+async def outbound_recipients(session: AsyncSession, message_ids: list[str]) -> set[str]:
+    """Who the mails we sent with these Message-IDs went to (lowercased)."""
+    if not message_ids:
+        return set()
+    rows = await session.scalars(
+        select(OutboundEmail.recipient).where(OutboundEmail.message_id.in_(message_ids[:100]))
+    )
+    return {recipient.lower() for recipient in rows}
+
+
 async def ticket_ids_for_message_ids(session: AsyncSession, message_ids: list[str]) -> list[int]:
     """Tickets that own any of these Message-IDs: mail we sent, comments, thread starters.
     Returned in the order of `message_ids` (the caller lists the most specific first)."""
@@ -368,3 +378,48 @@ async def list_messages(
     # The list never needs the raw bytes.
     result = await session.scalars(statement.options(defer(InboundMessage.raw)))
     return list(result)
+
+
+_BUMP_COUNTERS = """
+    INSERT INTO rate_limit_counters (key, window_start, count)
+    SELECT key, window_start, n
+    FROM unnest(%(keys)s::text[], %(windows)s::timestamptz[], %(ns)s::int[])
+        AS t(key, window_start, n)
+    ON CONFLICT (key, window_start)
+        DO UPDATE SET count = rate_limit_counters.count + EXCLUDED.count
+    RETURNING key, window_start, count
+    """
+
+
+async def bump_counters(
+    session: AsyncSession, increments: list[tuple[str, datetime, int]], *, own_transaction: bool
+) -> dict[tuple[str, datetime], int]:
+    """Add to several abuse-limit counters in one statement; their new counts by (key, window).
+
+    The rows are taken in key order, so two transactions counting overlapping keys cannot
+    deadlock. In a transaction of its own (`own_transaction`) the commit does not wait for the
+    disk: a count lost in a crash costs nothing, and waiting for the WAL flush once per mail
+    halved the pipeline's throughput."""
+    rows = sorted(increments)
+    if own_transaction:
+        await db.driver_execute(session, "SET LOCAL synchronous_commit TO off")
+    cursor = await db.driver_execute(
+        session,
+        _BUMP_COUNTERS,
+        {
+            "keys": [key for key, _, _ in rows],
+            "windows": [window for _, window, _ in rows],
+            "ns": [n for _, _, n in rows],
+        },
+    )
+    return {(key, window): int(count) for key, window, count in await cursor.fetchall()}
+
+
+async def read_counter(session: AsyncSession, *, key: str, window_start: datetime) -> int:
+    cursor = await db.driver_execute(
+        session,
+        "SELECT count FROM rate_limit_counters WHERE key = %s AND window_start = %s",
+        (key, window_start),
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0

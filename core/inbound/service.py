@@ -139,7 +139,7 @@ async def record_outcome(
         inbound_id=inbound_id,
         attempt=attempt,
         status=outcome.status.value,
-        reason=outcome.reason.replace("\x00", "") if outcome.reason else None,
+        reason=_jsonb_safe(outcome.reason) if outcome.reason else None,
         parse_result=_jsonb_safe({**facts, **(extra or {})}),
         ticket_id=outcome.ticket_id,
         comment_id=outcome.comment_id,
@@ -151,9 +151,10 @@ async def record_outcome(
 
 
 def _jsonb_safe(value: Any) -> Any:
-    """JSONB cannot hold U+0000; hostile mail can put it anywhere."""
+    """JSONB cannot hold U+0000 or lone surrogates (undecodable bytes kept by the parser);
+    hostile mail can put them anywhere."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
     if isinstance(value, dict):
         return {_jsonb_safe(k): _jsonb_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -15,10 +15,12 @@ a `header_checks` line, see docs/operations.md). In case it does not, the topmos
 reports a method wins: the relay prepends its own, so a sender's copy of the same method further
 down never overrides the relay's verdict, and is recorded as ignored.
 
-A sender is *verified* when the relay reports DMARC pass for the From domain, or DKIM pass for a
-domain, or SPF pass for a MAIL FROM domain, aligned (relaxed: the same organisational domain, by
-the Public Suffix List) with the From domain. A DKIM pass for `mailer.example.com` says nothing
-about `From: dean@univ.ac.kr`.
+A sender is *verified* when the relay reports DMARC pass for the From domain. A relay that does
+not evaluate DMARC may verify by a DKIM pass for a domain, or an SPF pass for a MAIL FROM domain,
+aligned (relaxed: the same organisational domain, by the Public Suffix List) with the From
+domain; a DKIM pass for `mailer.example.com` says nothing about `From: dean@univ.ac.kr`. Where
+the relay reports any DMARC result, that result alone decides (`dmarc=none`, a domain without a
+DMARC record, verifies nobody): so publish one for your own domain, `p=none` is enough.
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ class AuthVerdict:
 
 
 def _clean(value: str, limit: int = 200) -> str:
+    """Text for the record: no control characters, no undecodable bytes (lone surrogates,
+    which JSON and PostgreSQL refuse)."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
     return _CONTROL.sub(" ", value)[:limit]
 
 
@@ -268,7 +273,10 @@ def decide(verdict: AuthVerdict) -> None:
         verdict.failed_by = "spf"
     if verdict.failed_by == "dmarc":
         return  # the domain's own policy says this From is not theirs: nothing else counts
-    for method in ("dmarc", "dkim", "spf"):
+    # Where the relay evaluated DMARC, its DMARC result decides alone. An aligned DKIM or SPF
+    # pass is read only from a relay that does not do DMARC: a relay that writes no DKIM line
+    # for unsigned mail (OpenDKIM's default) leaves room for a sender's own line just below.
+    for method in ("dmarc",) if dmarc else ("dkim", "spf"):
         for result in by_method.get(method, []):
             if result.result == "pass" and result.aligned:
                 verdict.verified_by = f"{method}=pass ({result.domain})"

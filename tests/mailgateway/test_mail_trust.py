@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import os
 import subprocess
 import sys
@@ -473,3 +474,103 @@ async def test_without_a_dns_answer_nothing_is_proven_and_nothing_is_lost(
     await gateway.process()
     row = await _inbound(committed_db, "<n1@univ.ac.kr>")
     assert row.status == "processed" and row.trust_level == "unverified"
+
+
+# --- what an attacker probe of this change found (each failed before its fix) ---------------
+
+
+async def test_a_known_message_id_under_a_forged_from_subscribes_nobody(
+    desk: Desk, committed_db: AsyncEngine
+) -> None:
+    # The attacker's own ticket gives them a Message-ID of ours to point at.
+    await desk.gateway.send(
+        make_mail(sender=ATTACKER, message_id="<own@evil>"), sender=ATTACKER, source=STRANGER_IP
+    )
+    await desk.gateway.process()
+    forged = make_mail(sender="dean@univ.ac.kr", message_id="<p1@evil>", body="please add me\n")
+    forged["In-Reply-To"] = "<own@evil>"
+    await desk.gateway.send(forged, sender=ATTACKER, source=STRANGER_IP)
+    await desk.gateway.process()
+    row = await _inbound(committed_db, "<p1@evil>")
+    assert row.status == "processed"  # appended by References, as a requester may
+    assert await _count(committed_db, TicketParticipant) == 0
+    steps = [s["result"] for s in row.parse_result["steps"] if s["step"] == "participants"]
+    assert steps == ["the sender was not added: not verified"]
+
+
+async def test_a_plain_release_subscribes_nobody_and_a_mail_without_sender_can_be_released(
+    desk: Desk, committed_db: AsyncEngine
+) -> None:
+    hijack = desk.tagged(sender=ATTACKER, message_id="<pr1@evil>", body="I can help\n")
+    await desk.gateway.send(hijack, sender=ATTACKER, source=STRANGER_IP)
+    nobody = make_mail(message_id="<ns@evil>")
+    del nobody["From"]
+    await desk.gateway.send(nobody, sender="", source=STRANGER_IP)
+    invalid = make_mail(message_id="<inv@evil>")
+    invalid.replace_header("From", "root@localhost")
+    await desk.gateway.send(invalid, sender="", source=STRANGER_IP)
+    await desk.gateway.process()
+    ids = [(await _inbound(committed_db, m)).id for m in ("<pr1@evil>", "<ns@evil>", "<inv@evil>")]
+    admin = await add_user(committed_db, "admin@test.ac.kr", Role.admin)
+    async with AsyncSession(committed_db) as session:
+        result = await maillog.release_many(
+            session,
+            message_ids=ids,
+            mode="plain",
+            actor=await session.get(User, admin.id),
+            settings=desk.gateway.settings,
+        )
+        await session.commit()
+    assert sorted(result.released) == sorted(ids) and result.failed == []
+    assert await _count(committed_db, TicketParticipant) == 0
+    # Nobody to post as: the admin brought them in, with no powers.
+    for message_id in ("<ns@evil>", "<inv@evil>"):
+        row = await _inbound(committed_db, message_id)
+        assert row.status == "processed", row.reason
+        [author] = await rows(
+            committed_db, select(Comment.author_id).where(Comment.id == row.comment_id)
+        )
+        assert author == admin.id
+
+
+async def test_undecodable_bytes_in_a_claimed_header_do_not_break_the_verdict(
+    start_gateway: GatewayFactory, committed_db: AsyncEngine
+) -> None:
+    gateway = await start_gateway(**TRUST_SETTINGS)
+    poison = (
+        b"Authentication-Results: mx.test.ac.kr; dkim=pass header.d=\xff\xfe\r\n"
+        b"From: v@univ.ac.kr\r\nSubject: hi\r\nMessage-ID: <h4@x>\r\n\r\nx\r\n"
+    )
+    await gateway.send(poison, sender="x@evil.example", source=STRANGER_IP)
+    await gateway.process()
+    [row] = await rows(committed_db, select(InboundMessage))
+    assert row.status == "processed" and row.attempts == 1, row.reason
+
+
+async def test_a_senders_line_below_a_dmarc_checking_relay_verifies_nothing(
+    desk: Desk, committed_db: AsyncEngine
+) -> None:
+    """The sender connects to the relay itself (no Received line of its own) and writes the
+    DKIM line the relay leaves out for unsigned mail: the relay's DMARC verdict decides."""
+    mail = make_mail(sender=AGENT, message_id="<ar@evil>", body="#note\n환불 승인\n")
+    mail["In-Reply-To"] = "<v0@univ.ac.kr>"
+    mail["Authentication-Results"] = "mx.test.ac.kr; dkim=pass header.d=test.ac.kr"
+    mail = relayed(mail, "spf=none smtp.mailfrom=evil.example; dmarc=none header.from=test.ac.kr")
+    await desk.gateway.send(mail, sender=ATTACKER, source=RELAY_IP)
+    await desk.gateway.process()
+    row = await _inbound(committed_db, "<ar@evil>")
+    assert row.trust_level == "unverified" and row.status == "quarantined"
+    assert await _count(committed_db, Comment, Comment.visibility == "internal") == 0
+
+
+def test_an_ipv6_peer_is_counted_by_its_slash_64() -> None:
+    from core.inbound.limits import peer_key
+
+    one = peer_key(ipaddress.ip_address("2001:db8:1:2::1"))
+    assert (
+        one
+        == peer_key(ipaddress.ip_address("2001:db8:1:2:ffff::9"))
+        == ("mail:peer:2001:db8:1:2::/64")
+    )
+    assert one != peer_key(ipaddress.ip_address("2001:db8:1:3::1"))
+    assert peer_key(ipaddress.ip_address("192.0.2.7")) == "mail:peer:192.0.2.7"

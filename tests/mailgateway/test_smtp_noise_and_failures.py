@@ -180,7 +180,11 @@ async def test_bounce_opens_no_ticket_and_marks_the_address(
     await gateway.send(make_mail(message_id="<b0@univ.ac.kr>", sender="gone@univ.ac.kr"))
     await gateway.process()
     [ticket] = await _all(committed_db, select(Ticket))
-    ours = make_message_id(ticket_id=ticket.id, domain="test.ac.kr")
+    # The acknowledgement we sent to that address comes back.
+    [ours] = await _all(
+        committed_db,
+        select(OutboundEmail.message_id).where(OutboundEmail.recipient == "gone@univ.ac.kr"),
+    )
     errors, _ = await gateway.send(_bounce(ours, "gone@univ.ac.kr"), sender="")
     assert errors == {}
     await gateway.process()
@@ -200,10 +204,18 @@ async def test_bounce_opens_no_ticket_and_marks_the_address(
 
 
 async def test_a_forged_bounce_silences_nobody(gateway: Gateway, committed_db: AsyncEngine) -> None:
-    """A delivery report that returns no mail of ours (no signed Message-ID) marks nobody: it
-    would otherwise stop every notification to the address it names."""
+    """A delivery report marks an address only if it returns a mail we sent to that address:
+    otherwise it would stop every notification to whoever it names."""
     await gateway.send(make_mail(message_id="<s0@univ.ac.kr>", sender="student@univ.ac.kr"))
-    await gateway.send(_bounce("<s0@univ.ac.kr>", "student@univ.ac.kr"), sender="")
+    await gateway.send(make_mail(message_id="<x0@evil.example>", sender="attacker@evil.example"))
+    await gateway.process()
+    # The attacker holds the Message-ID of the acknowledgement we sent them, and names the
+    # student (and a made-up id) in a report of their own.
+    [theirs] = await _all(
+        committed_db,
+        select(OutboundEmail.message_id).where(OutboundEmail.recipient == "attacker@evil.example"),
+    )
+    await gateway.send(_bounce(theirs, "student@univ.ac.kr"), sender="")
     await gateway.process()
     [user] = await _all(committed_db, select(User).where(User.email == "student@univ.ac.kr"))
     assert user.bouncing_since is None
@@ -211,7 +223,7 @@ async def test_a_forged_bounce_silences_nobody(gateway: Gateway, committed_db: A
         committed_db,
         select(InboundMessage).where(InboundMessage.message_id == "<bounce-1@mx.univ.ac.kr>"),
     )
-    assert row.status == "ignored" and "returns no mail of ours" in row.reason
+    assert row.status == "ignored" and "returns no mail of ours to that address" in row.reason
 
 
 # --- forged subject tags -------------------------------------------------------------------
