@@ -102,9 +102,8 @@ class PeerCounts:
             return
         async with db.session_scope() as session:
             counts = await repository.bump_counters(
-                session,
+                await db.driver_connection(session),
                 [(key, start, n) for (key, start), n in taken.items()],
-                own_transaction=True,
             )
         current = limits.window_start(limits.PEER_WINDOW)
         for slot, n in taken.items():

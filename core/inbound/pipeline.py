@@ -667,6 +667,7 @@ async def deliver(ctx: Context) -> None:
             quote_start=ctx.quote_start,
             is_auto_reply=auto,
             suppress_acknowledgement=auto or not ctx.acknowledge,
+            mail_trust=ctx.trust_level,
             follow_up_of_id=ctx.follow_up_of.id if ctx.follow_up_of else None,
         )
         ctx.ticket = ticket
@@ -690,13 +691,13 @@ async def deliver(ctx: Context) -> None:
             inbound_message_id=ctx.inbound.id,
             quote_start=ctx.quote_start,
             is_auto_reply=auto,
+            mail_trust=ctx.trust_level,
         )
         kind = "internal note" if ctx.internal else "comment"
         verb = f"{kind} on ticket #{ticket.number} ({ctx.thread_via})"
         if ctx.reopen:
             verb += ", reopened"
     ctx.comment = comment
-    comment.mail_trust = ctx.trust_level
     await _store_parts(ctx, ticket, comment, author)
     await _add_participants(ctx, ticket, author)
     if ctx.notes:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -392,19 +393,14 @@ _BUMP_COUNTERS = """
 
 
 async def bump_counters(
-    session: AsyncSession, increments: list[tuple[str, datetime, int]], *, own_transaction: bool
+    conn: psycopg.AsyncConnection[Any], increments: list[tuple[str, datetime, int]]
 ) -> dict[tuple[str, datetime], int]:
     """Add to several abuse-limit counters in one statement; their new counts by (key, window).
-
-    The rows are taken in key order, so two transactions counting overlapping keys cannot
-    deadlock. In a transaction of its own (`own_transaction`) the commit does not wait for the
-    disk: a count lost in a crash costs nothing, and waiting for the WAL flush once per mail
-    halved the pipeline's throughput."""
+    `conn` is a session's driver connection (`db.driver_connection`) or a process's own
+    autocommit connection. The rows are taken in key order, so two transactions counting
+    overlapping keys cannot deadlock."""
     rows = sorted(increments)
-    if own_transaction:
-        await db.driver_execute(session, "SET LOCAL synchronous_commit TO off")
-    cursor = await db.driver_execute(
-        session,
+    cursor = await conn.execute(
         _BUMP_COUNTERS,
         {
             "keys": [key for key, _, _ in rows],

@@ -91,6 +91,7 @@ async def open_ticket(
     suppress_acknowledgement: bool = False,
     follow_up_of_id: int | None = None,
     actor: User | None = None,
+    mail_trust: str | None = None,
 ) -> tuple[Ticket, Comment]:
     """A new ticket with its first (public) comment and a `created` event."""
     subject = " ".join(subject.split())[:MAX_SUBJECT_LENGTH]
@@ -124,6 +125,7 @@ async def open_ticket(
             inbound_message_id=inbound_message_id,
             quote_start=quote_start,
             is_auto_reply=is_auto_reply,
+            mail_trust=mail_trust,
         ),
     )
     data: dict[str, Any] = {"channel": ticket.channel, "priority": ticket.priority}
@@ -155,6 +157,7 @@ async def add_comment(
     inbound_message_id: int | None = None,
     quote_start: int | None = None,
     is_auto_reply: bool = False,
+    mail_trust: str | None = None,
 ) -> Comment:
     """Append to the thread and move the ticket the way helpdesks expect:
     an agent's first public reply is the first response and opens a new ticket; a requester's
@@ -175,6 +178,7 @@ async def add_comment(
             inbound_message_id=inbound_message_id,
             quote_start=quote_start,
             is_auto_reply=is_auto_reply,
+            mail_trust=mail_trust,
         ),
     )
     moment = now()

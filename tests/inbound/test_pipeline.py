@@ -25,7 +25,7 @@ from core.models import (
 )
 from core.tickets import service as tickets
 from core.users import service as users
-from mailgateway.worker import drain, process_one
+from mailgateway.worker import LimitCounter, drain, process_one
 from tests.inbound.conftest import Ingest
 from tests.inbound.mails import HELP, make_mail
 
@@ -363,11 +363,13 @@ async def test_the_owner_of_a_claim_waits_for_a_row_lock_instead_of_dropping_the
         await other.execute(
             select(InboundMessage.id).where(InboundMessage.id == inbound_id).with_for_update()
         )
-        processing = asyncio.create_task(process_one(inbound_settings, claim))
+        counter = LimitCounter()
+        processing = asyncio.create_task(process_one(inbound_settings, claim, counter))
         await asyncio.sleep(0.5)
         assert not processing.done(), "the owner gave its claimed message up"
         await other.commit()
     assert await processing == "processed"
+    await counter.close()
     [row] = await _rows(committed_db)
     assert (row.status, row.attempts) == ("processed", 1)
 
