@@ -27,7 +27,12 @@ from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
 
-from core.mail.charsets import decode_bytes, recover_8bit_header, relabel_header
+from core.mail.charsets import (
+    decode_bytes,
+    decode_header_bytes,
+    recover_8bit_header,
+    relabel_header,
+)
 
 MAX_MIME_DEPTH = 20  # nested messages deeper than this are kept as attachments, not walked
 MAX_PARTS = 500  # a MIME bomb with thousands of parts stops being walked here
@@ -147,8 +152,95 @@ def headers_for_display(message: Message, defects: list[str]) -> list[tuple[str,
     ]
 
 
-def parse_message(raw: bytes) -> ParsedMail:
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_BLOCK_END = re.compile(rb"\r?\n\r?\n")
+_CHARSET_PARAM = re.compile(rb"charset[ \t]*=[ \t]*\"?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
+_PART_HEADER = re.compile(
+    rb"^content-(?:type|disposition)[ \t]*:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_EIGHT_BIT = re.compile(rb"[\x80-\xff]")
+_EIGHT_BIT_LINE = re.compile(rb"[^\r\n]*[\x80-\xff][^\r\n]*")
+
+
+def repair_raw(raw: bytes) -> tuple[bytes, list[str]]:
+    """What real mail gets wrong before a parser can read it, mended in the raw bytes; each
+    repair is returned as a defect for the mail log:
+
+    * lines before the first header (`---- Original email message ----`) are dropped;
+    * a line inside the header block that is not a header and is followed by more headers is a
+      continuation without its leading whitespace (long vendor tracking headers): indented;
+    * raw 8-bit bytes in headers (no RFC 2047) become UTF-8, decoded with the charset the message
+      declares (its parts' `charset=`), as Korean when they read as Korean, else as guessed over
+      all the mail's undeclared 8-bit text (core/mail/charsets.py `decode_header_bytes`)."""
     defects: list[str] = []
+    end = _BLOCK_END.search(raw)
+    head, rest = (raw[: end.start()], raw[end.start() :]) if end else (raw, b"")
+    lines = head.splitlines(keepends=True)
+    first = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if _HEADER_LINE.match(line) or line.startswith(b"From ")
+        ),
+        None,
+    )
+    if first is None:
+        return raw, defects
+    if first:
+        defects.append(f"{first} line(s) before the first header dropped: {lines[0][:60]!r}")
+        lines = lines[first:]
+    headers_at = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line)]
+    for i in range(1, headers_at[-1] if headers_at else 0):
+        if lines[i][:1] not in (b" ", b"\t") and not _HEADER_LINE.match(lines[i]):
+            defects.append(f"header continuation without indentation: {lines[i][:60]!r}")
+            lines[i] = b" " + lines[i]
+    head = b"".join(lines)
+    if _EIGHT_BIT.search(head) or (_EIGHT_BIT.search(rest) and _PART_HEADER.search(rest)):
+        head, rest = _recode_8bit_headers(head, rest, defects)
+    return head + rest, defects
+
+
+def _recode_8bit_headers(head: bytes, rest: bytes, defects: list[str]) -> tuple[bytes, bytes]:
+    declared = list(dict.fromkeys(m.decode().lower() for m in _CHARSET_PARAM.findall(head + rest)))
+    part_headers = [m for m in _PART_HEADER.finditer(rest) if _EIGHT_BIT.search(m.group(0))]
+    # Whole lines, not runs of 8-bit bytes: Shift_JIS and Big5 have ASCII trail bytes.
+    undeclared = [line for line in _EIGHT_BIT_LINE.findall(head) if not _is_utf8(line)]
+    undeclared += [m.group(0) for m in part_headers]
+    body_sample = rest[:8192] if not declared else b""
+    context = b" ".join(undeclared) + b" " + body_sample
+    notes: set[str] = set()
+
+    def recode(match: re.Match[bytes]) -> bytes:
+        line = match.group(0)
+        if _is_utf8(line):
+            return line
+        text, note = decode_header_bytes(line, declared, context)
+        if note:
+            notes.add(note)
+        return text.encode("utf-8", "replace")
+
+    head = _EIGHT_BIT_LINE.sub(recode, head)
+    if part_headers:
+        pieces, position = [], 0
+        for match in part_headers:
+            pieces += [rest[position : match.start()], _EIGHT_BIT_LINE.sub(recode, match.group(0))]
+            position = match.end()
+        rest = b"".join([*pieces, rest[position:]])
+    defects.extend(sorted(notes))
+    return head, rest
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    raw, defects = repair_raw(raw)
     message = email.message_from_bytes(raw, policy=POLICY)
     for defect in getattr(message, "defects", []) or []:
         defects.append(type(defect).__name__)
