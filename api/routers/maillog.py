@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from api.deps import AdminUser, SessionDep
 from api.schemas import MailTrust
@@ -125,6 +125,11 @@ class ReleaseIn(BaseModel):
         default=None, ge=1, le=MAX_ID, description="append to this ticket; omit for a new ticket"
     )
     mode: ReleaseMode = Field(default="as_claimed", description=RELEASE_MODE_HELP)
+    requester_email: EmailStr | None = Field(
+        default=None,
+        description="who the mail is from, when its own sender is unusable (no address, an "
+        "invalid one); omitted: the releasing admin brings it in",
+    )
 
 
 class BulkReleaseIn(BaseModel):
@@ -253,7 +258,12 @@ async def release_inbound(
     `mode` says with which powers. The ticket gets a note naming who released it."""
     body = body or ReleaseIn()
     await maillog.release(
-        session, message_id=message_id, ticket_id=body.ticket_id, mode=body.mode, actor=admin
+        session,
+        message_id=message_id,
+        ticket_id=body.ticket_id,
+        mode=body.mode,
+        requester_email=body.requester_email,
+        actor=admin,
     )
     return await _detail_of(session, message_id)
 

@@ -144,6 +144,7 @@ async def _run(
     release_to: int | None = None,
     release_new: bool = False,
     release_plain: bool = False,
+    requester_email: str | None = None,
 ) -> pipeline.Outcome:
     extra = _audit(
         message,
@@ -161,6 +162,7 @@ async def _run(
             release_new=release_new,
             release_plain=release_plain,
             release_by=actor if (release_new or release_to is not None) else None,
+            release_requester=requester_email,
         )
     except CoreError:
         raise
@@ -193,11 +195,14 @@ async def release(
     message_id: int,
     ticket_id: int | None = None,
     mode: str = "as_claimed",
+    requester_email: str | None = None,
     actor: User,
     settings: Settings | None = None,
 ) -> InboundMessage:
     """Deliver a quarantined (or ignored) message despite the verdict: as a new ticket, or as a
-    comment on `ticket_id`; `mode` is `as_claimed` or `plain` (module docstring)."""
+    comment on `ticket_id`; `mode` is `as_claimed` or `plain` (module docstring).
+    `requester_email` speaks for a mail whose sender is unusable (no address, `root@localhost`);
+    without it the releasing admin brings such a mail in."""
     if mode not in RELEASE_MODES:
         raise Invalid(f"unknown release mode {mode!r} (as_claimed or plain)")
     message = await _get(session, message_id, for_update=True)
@@ -216,6 +221,7 @@ async def release(
         release_to=ticket_id,
         release_new=ticket_id is None,
         release_plain=mode == "plain",
+        requester_email=requester_email,
     )
     if outcome.status != InboundStatus.processed:
         raise Conflict(f"the message could not be released: {outcome.reason}")

@@ -63,7 +63,7 @@ from core.inbound import limits, repository
 from core.mail import trust, verify
 from core.mail.classify import auto_reply_reason, detect_bounce
 from core.mail.html import html_to_text, sanitise_html
-from core.mail.parse import ParsedMail, get_addresses, parse_message
+from core.mail.parse import Address, ParsedMail, get_addresses, parse_message
 from core.mail.quotes import find_quote_start
 from core.mail.tokens import ReplyToken, parse_message_id, parse_reply_token, split_plus_address
 from core.models import (
@@ -138,6 +138,7 @@ class Context:
     # Released as "plain": a comment with no powers (no agent reply, note or participants).
     release_plain: bool = False
     release_by: User | None = None  # the admin who released it
+    release_requester: str | None = None  # the address the admin chose for a senderless mail
     count: limits.Counter | None = None
     mail: ParsedMail | None = None
     our_addresses: set[str] = field(default_factory=set)
@@ -331,19 +332,30 @@ async def auto_reply(ctx: Context) -> None:
 
 async def sender(ctx: Context) -> None:
     mail = ctx.parsed
-    address = mail.sender.email if mail.sender else None
-    if not address:
-        envelope = ctx.inbound.mail_from.strip().strip("<>")
-        address = envelope or None
-    why = None
-    if not address:
-        why = "no sender address (From missing or unreadable, null return path)"
-    else:
+    # The first usable address of From, Sender, Reply-To, the envelope: a list server or a form
+    # mailer may leave From empty, or `"Kim" <>`, and name the person in Sender or Reply-To.
+    candidates = [("From", mail.sender)] if mail.sender else []
+    candidates += [("Sender", a) for a in mail.sender_field[:1]]
+    candidates += [("Reply-To", a) for a in mail.reply_to[:1]]
+    envelope = ctx.inbound.mail_from.strip().strip("<>")
+    if envelope:
+        candidates.append(("envelope", Address(name="", email=envelope)))
+    if ctx.release_requester:
+        candidates = [("chosen by the admin", Address(name="", email=ctx.release_requester))]
+    chosen: tuple[str, str, str] | None = None  # (address, name, where it came from)
+    for source, candidate in candidates:
         try:
-            address = users.normalise_email(address)
+            address = users.normalise_email(candidate.email)
         except Invalid:
-            why = f"sender address {address[:200]!r} is not a valid address"
-    if why is not None:
+            continue
+        chosen = (address, candidate.name or mail.from_name, source)
+        break
+    if chosen is None:
+        why = (
+            f"sender address {candidates[0][1].email[:200]!r} is not a valid address"
+            if candidates
+            else "no sender address (From missing or unreadable, null return path)"
+        )
         if ctx.release_by is None:
             raise quarantine(why)
         # Released anyway: nobody to post as, so the releasing admin brings it in, with no
@@ -351,14 +363,13 @@ async def sender(ctx: Context) -> None:
         ctx.sender, ctx.sender_address, ctx.release_plain = ctx.release_by, None, True
         ctx.record("sender", "released on behalf of an unknown sender", why=why)
         return
-    assert address is not None
+    address, ctx.sender_name, source = chosen
     ctx.sender_address = address
-    ctx.sender_name = mail.sender.name if mail.sender else ""
     ctx.facts["from_address"] = address.lower()[:320]
     ctx.sender = await users_repo.get_by_email(ctx.session, address)
     if ctx.sender is not None and not ctx.sender.active:
         raise quarantine(f"sender {ctx.sender.email} is a deactivated user")
-    ctx.record("sender", "known" if ctx.sender else "new", address=address)
+    ctx.record("sender", "known" if ctx.sender else "new", address=address, source=source)
 
 
 async def authenticate(ctx: Context) -> None:
@@ -837,6 +848,7 @@ async def run(
     release_new: bool = False,
     release_plain: bool = False,
     release_by: User | None = None,
+    release_requester: str | None = None,
     count: limits.Counter | None = None,
 ) -> Outcome:
     """Run every step on one received message; returns the verdict (nothing is committed).
@@ -849,6 +861,7 @@ async def run(
         release_new=release_new,
         release_plain=release_plain,
         release_by=release_by,
+        release_requester=release_requester,
         count=count,
     )
     # No savepoint: nothing is written before a verdict that discards (see the module docstring),

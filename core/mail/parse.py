@@ -123,6 +123,8 @@ class ParsedMail:
     to: list[Address]
     cc: list[Address]
     reply_to: list[Address]
+    sender_field: list[Address]  # the Sender header: who sent it on the author's behalf
+    from_name: str  # From's display name, also when From has no usable address (`"Kim" <>`)
     date: datetime | None
     text: str
     html: str | None
@@ -252,6 +254,11 @@ def parse_message(raw: bytes) -> ParsedMail:
     text = "\n\n".join(t for t in text_parts if t.strip())
     html = "\n".join(html_parts).replace("\x00", "") if html_parts else None
     senders = get_addresses(message, "From", defects)
+    if len(senders) > 1:
+        others = ", ".join(a.email for a in senders[1:5])
+        defects.append(
+            f"From has {len(senders)} addresses; the first is the sender (also: {others})"
+        )
     return ParsedMail(
         message=message,
         message_id=_first_msgid(get_header(message, "Message-ID", defects)),
@@ -262,6 +269,8 @@ def parse_message(raw: bytes) -> ParsedMail:
         to=get_addresses(message, "To", defects),
         cc=get_addresses(message, "Cc", defects),
         reply_to=get_addresses(message, "Reply-To", defects),
+        sender_field=get_addresses(message, "Sender", defects),
+        from_name=senders[0].name if senders else _display_name_only(message, "From"),
         date=_date(get_header(message, "Date", defects)),
         text=text,
         html=html,
@@ -316,6 +325,28 @@ def get_header(message: Message, name: str, defects: list[str]) -> str:
     return text.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "")
 
 
+def _legacy_names(raw_values: list[str]) -> dict[str, str]:
+    """Display names as the old parser reads them, by address: it keeps the comment form's name
+    (`kim@x (Kim Minsu)`), and its encoded words still encoded, for `decode_header` to decode
+    the RFC 2047 way (adjacent encoded words joined: `BÄKOSchönland`, not `BÄKO Schönland`)."""
+    values = [recover_8bit_header(relabel_header(v))[0] for v in raw_values]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except Exception:
+        return {}
+    return {addr.strip().lower(): display for display, addr in pairs if addr}
+
+
+def _display_name_only(message: Message, name: str) -> str:
+    raw_values = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
+    try:
+        pairs = email.utils.getaddresses([recover_8bit_header(v)[0] for v in raw_values])
+    except Exception:
+        return ""
+    display = next((d for d, _ in pairs if d), "")
+    return " ".join(_decode_unstructured(display, []).split()) if display else ""
+
+
 def get_addresses(message: Message, name: str, defects: list[str]) -> list[Address]:
     out: list[Address] = []
     raw_values = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
@@ -327,7 +358,13 @@ def get_addresses(message: Message, name: str, defects: list[str]) -> list[Addre
                 if address.addr_spec and "@" in address.addr_spec:
                     out.append(Address(name=address.display_name or "", email=address.addr_spec))
         if out:
-            return _clean_addresses(out)
+            if any("=?" in v or "(" in v for v in raw_values):
+                legacy = _legacy_names(raw_values)
+                for address in out:
+                    found = legacy.get(address.email.strip().lower())
+                    if found and ("=?" in found or not address.name):
+                        address.name = _decode_unstructured(found, defects)
+            return _clean_addresses(out, defects)
     except Exception as exc:
         defects.append(f"{name}: {type(exc).__name__}")
     # Fallback: the old, forgiving address parser over the decoded header text.
@@ -337,14 +374,30 @@ def get_addresses(message: Message, name: str, defects: list[str]) -> list[Addre
             out.append(Address(name=display, email=addr))
     if not out:
         defects.append(f"{name}: no usable address")
-    return _clean_addresses(out)
+    return _clean_addresses(out, defects)
 
 
-def _clean_addresses(addresses: list[Address]) -> list[Address]:
+_REPAIRABLE = re.compile(r"""^["']+([^"'\s@]+@[^"'\s@]+?)["']*$|^([^\s@]+@[^\s@]+?)\.+$""")
+
+
+def _repair_address(addr: str, defects: list[str]) -> str:
+    """Mend an address only where the intent is certain: stray quotes around the whole address
+    (`'kim@x.kr'`), a trailing dot after the domain (`kim@yahoo.com.`)."""
+    match = _REPAIRABLE.match(addr)
+    if not match:
+        return addr
+    repaired = (match.group(1) or match.group(2)).rstrip(".")
+    if repaired != addr and "." in repaired.rpartition("@")[2]:
+        defects.append(f"address repaired: {addr[:100]!r} -> {repaired[:100]!r}")
+        return repaired
+    return addr
+
+
+def _clean_addresses(addresses: list[Address], defects: list[str]) -> list[Address]:
     out: list[Address] = []
     seen: set[str] = set()
     for address in addresses:
-        addr = address.email.strip().strip("<>").strip()
+        addr = _repair_address(address.email.strip().strip("<>").strip(), defects)
         # Whitespace or a control character (NUL above all: PostgreSQL text cannot hold it)
         # means the address is not usable, whatever the parser made of it.
         if not addr or any(ch.isspace() or ch < " " for ch in addr) or addr.lower() in seen:
@@ -509,9 +562,38 @@ def _message_bytes(inner: Message) -> bytes:
             return b""
 
 
-def _default_name(content_type: str, index: int) -> str:
-    ext = mimetypes.guess_extension(content_type) or ".bin"
-    return f"attachment-{index}{ext}"
+_NAME_BY_TYPE = {
+    "image": "image",
+    "audio": "audio",
+    "video": "video",
+    "text": "text",
+    "application/pdf": "document",
+    "application/msword": "document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
+    "application/vnd.ms-excel": "spreadsheet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "spreadsheet",
+    "application/vnd.ms-powerpoint": "presentation",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "presentation",
+    "application/zip": "archive",
+    "application/x-hwp": "document",
+    "text/calendar": "invite",
+}
+_EXTENSION = {"text/plain": ".txt", "image/jpeg": ".jpg", "application/octet-stream": ".bin"}
+
+
+def _default_name(content_type: str, taken: list[MailPart]) -> str:
+    """A name a person would expect for an unnamed part: `image.gif`, `document.pdf`; a second
+    one of the same name gets a number (`image-2.gif`)."""
+    base = _NAME_BY_TYPE.get(content_type) or _NAME_BY_TYPE.get(
+        content_type.partition("/")[0], "attachment"
+    )
+    ext = _EXTENSION.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+    names = {p.filename for p in taken}
+    name, number = f"{base}{ext}", 1
+    while name in names:
+        number += 1
+        name = f"{base}-{number}{ext}"
+    return name
 
 
 def _walk(
@@ -584,7 +666,7 @@ def _walk(
     inline = disposition == "inline" or (disposition is None and content_id is not None)
     parts.append(
         MailPart(
-            filename=filename or _default_name(ctype, len(parts) + 1),
+            filename=filename or _default_name(ctype, parts),
             content_type=ctype,
             data=data,
             content_id=content_id,

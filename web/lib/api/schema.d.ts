@@ -1949,6 +1949,11 @@ export interface components {
              */
             mode: "as_claimed" | "plain";
             /**
+             * Requester Email
+             * @description who the mail is from, when its own sender is unusable (no address, an invalid one); omitted: the releasing admin brings it in
+             */
+            requester_email?: string | null;
+            /**
              * Ticket Id
              * @description append to this ticket; omit for a new ticket
              */
