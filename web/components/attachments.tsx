@@ -16,6 +16,15 @@ export function AttachmentList({ attachments }: { attachments: Attachment[] }) {
   const { t } = useI18n();
   const shown = attachments.filter((a) => !a.is_inline || !a.content_id);
   if (shown.length === 0) return null;
+  // Two files of the same name (a mail with two "image.png"): told apart on screen, while the
+  // stored and downloaded name stays the one the sender gave.
+  const seen = new Map<string, number>();
+  const ordinal = new Map<number, number>();
+  for (const a of shown) {
+    const n = (seen.get(a.filename) ?? 0) + 1;
+    seen.set(a.filename, n);
+    ordinal.set(a.id, n);
+  }
   return (
     <ul className="mt-3 flex flex-wrap gap-2" aria-label={t("thread.attachments")}>
       {shown.map((a) => {
@@ -39,6 +48,11 @@ export function AttachmentList({ attachments }: { attachments: Attachment[] }) {
             <span className="max-w-56 truncate" title={a.filename}>
               {a.filename}
             </span>
+            {(seen.get(a.filename) ?? 0) > 1 && (
+              <span className="text-xs text-slate-700" data-testid="attachment-same-name">
+                ({t("thread.sameName", { index: String(ordinal.get(a.id)) })})
+              </span>
+            )}
             <span className="text-xs text-slate-400">{formatBytes(a.size)}</span>
             {previewable(a) && (
               <a

@@ -87,6 +87,29 @@ export function explainIgnored(text: string): Explained | null {
   return explain(text, IGNORED);
 }
 
+/** core/mail/parse.py and charsets.py: what the parser guessed or mended (parse_result.defects). */
+const DEFECTS: readonly Rule[] = [
+  [/8-bit header decoded as (\S+) \(declared in the message\)/, "parseNote.headerDeclared", "charset"],
+  [/8-bit header decoded as (\S+) \((.*), whole mail\)/, "parseNote.headerGuessed", "charset", "how"],
+  [/no charset declared; decoded as (\S+) \((.*)\)/, "parseNote.guessed", "charset", "how"],
+  [/^header continuation without indentation: (.*)$/, "parseNote.continuation", "line"],
+  [/^(\d+) line\(s\) before the first header dropped: (.*)$/, "parseNote.leadingLines", "count", "line"],
+  [/^address repaired: (.*) -> (.*)$/, "parseNote.addressRepaired", "from", "to"],
+  [/^From has (\d+) addresses; the first is the sender \(also: (.*)\)$/, "parseNote.manyFrom", "count", "others"],
+  [/bytes not valid in declared charset '([^']*)'/, "parseNote.invalidBytes", "charset"],
+  [/unknown charset '([^']*)'/, "parseNote.unknownCharset", "charset"],
+];
+
+export function explainDefect(text: string): Explained | null {
+  return explain(text, DEFECTS);
+}
+
+/** parse_result.defects: a list of strings, or nothing. */
+export function parseDefects(parseResult: unknown): string[] {
+  const defects = (parseResult as { defects?: unknown } | null)?.defects;
+  return Array.isArray(defects) ? defects.filter((d): d is string => typeof d === "string") : [];
+}
+
 /** The names `ctx.record(...)` gives the pipeline's steps (core/inbound/pipeline.py). */
 const STEPS = [
   "parse",

@@ -9,7 +9,7 @@ import { Button, Card, ErrorNotice, Input, PageHeader, Skeleton } from "@/compon
 import { api, apiUrl, unwrap } from "@/lib/api/client";
 import type { ReleaseMode } from "@/lib/api/types";
 import { formatBytes, useI18n } from "@/lib/i18n";
-import { stepKey } from "@/lib/mail-trust";
+import { explainDefect, parseDefects, stepKey } from "@/lib/mail-trust";
 import { useQuery } from "@/lib/query";
 import { InboundStatusBadge, RELEASE_MODES } from "../inbound-admin";
 import { SenderTrust } from "./sender-trust";
@@ -78,6 +78,7 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
   const releasable = m.status === "quarantined" || m.status === "ignored";
   const discardable = m.status === "quarantined" || m.status === "received" || m.status === "failed";
   const steps = pipelineSteps(m.parse_result);
+  const notes = parseDefects(m.parse_result);
   return (
     <div className="space-y-4">
       <Link href="/admin/mail" className="text-sm text-slate-500 hover:text-slate-800">
@@ -204,6 +205,21 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
                 );
               })}
             </ol>
+          </>
+        )}
+        {notes.length > 0 && (
+          <>
+            <h2 className="mb-2 text-sm font-semibold text-slate-700">{t("mail.parseNotes")}</h2>
+            <ul className="mb-4 space-y-1 text-sm text-slate-800" data-testid="parse-notes">
+              {notes.map((note, i) => {
+                const explained = explainDefect(note);
+                return (
+                  <li key={i} title={note}>
+                    {explained ? t(explained.key, explained.vars) : <span className="font-mono text-xs">{note}</span>}
+                  </li>
+                );
+              })}
+            </ul>
           </>
         )}
         <h2 className="mb-2 text-sm font-semibold text-slate-700">{t("mail.parseResult")}</h2>
