@@ -14,12 +14,14 @@ this module adds what real mail needs on top:
 
 from __future__ import annotations
 
+import contextvars
 import email
 import email.utils
 import functools
 import hashlib
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header
@@ -51,13 +53,16 @@ class _MailPolicy(EmailPolicy):
     def header_fetch_parse(self, name, value):  # type: ignore[no-untyped-def]
         if hasattr(value, "name"):
             return value
-        if len(value) > MAX_CACHED_HEADER_CHARS:
+        if len(value) > MAX_CACHED_HEADER_CHARS or _has_8bit(value):
+            # Raw 8-bit bytes are read with the charsets this mail declares: not shareable.
             return self._parse_header(name, value)
         return _cached_header(name, value)
 
     def _parse_header(self, name, value):  # type: ignore[no-untyped-def]
         value = relabel_header(value)
-        value, _ = recover_8bit_header(value)
+        if _has_8bit(value):
+            data = value.encode("utf-8", errors="surrogateescape")
+            value = decode_header_bytes(data, _declared_in.get()())[0]
         return super().header_fetch_parse(name, value)
 
 
@@ -81,6 +86,13 @@ class _HeaderClasses(HeaderRegistry):
 
 
 MAX_CACHED_HEADER_CHARS = 1000
+
+
+def _has_8bit(value: str) -> bool:
+    """Raw 8-bit bytes come out of the bytes parser as surrogate escapes."""
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
 POLICY = _MailPolicy(header_factory=_HeaderClasses())
 
 
@@ -157,10 +169,6 @@ def headers_for_display(message: Message, defects: list[str]) -> list[tuple[str,
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 _BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _CHARSET_PARAM = re.compile(rb"charset[ \t]*=[ \t]*\"?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
-_PART_HEADER = re.compile(
-    rb"^content-(?:type|disposition)[ \t]*:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*",
-    re.IGNORECASE | re.MULTILINE,
-)
 _EIGHT_BIT = re.compile(rb"[\x80-\xff]")
 _EIGHT_BIT_LINE = re.compile(rb"[^\r\n]*[\x80-\xff][^\r\n]*")
 
@@ -198,17 +206,20 @@ def repair_raw(raw: bytes) -> tuple[bytes, list[str]]:
             defects.append(f"header continuation without indentation: {lines[i][:60]!r}")
             lines[i] = b" " + lines[i]
     head = b"".join(lines)
-    if _EIGHT_BIT.search(head) or (_EIGHT_BIT.search(rest) and _PART_HEADER.search(rest)):
-        head, rest = _recode_8bit_headers(head, rest, defects)
+    if _EIGHT_BIT.search(head):
+        head = _recode_8bit_headers(head, rest, defects)
     return head + rest, defects
 
 
-def _recode_8bit_headers(head: bytes, rest: bytes, defects: list[str]) -> tuple[bytes, bytes]:
-    declared = list(dict.fromkeys(m.decode().lower() for m in _CHARSET_PARAM.findall(head + rest)))
-    part_headers = [m for m in _PART_HEADER.finditer(rest) if _EIGHT_BIT.search(m.group(0))]
+def declared_charsets(raw: bytes) -> list[str]:
+    """Every `charset=` the message declares, in order (a hint for its undeclared 8-bit text)."""
+    return list(dict.fromkeys(m.decode().lower() for m in _CHARSET_PARAM.findall(raw)))
+
+
+def _recode_8bit_headers(head: bytes, rest: bytes, defects: list[str]) -> bytes:
+    declared = declared_charsets(head + rest)
     # Whole lines, not runs of 8-bit bytes: Shift_JIS and Big5 have ASCII trail bytes.
     undeclared = [line for line in _EIGHT_BIT_LINE.findall(head) if not _is_utf8(line)]
-    undeclared += [m.group(0) for m in part_headers]
     body_sample = rest[:8192] if not declared else b""
     context = b" ".join(undeclared) + b" " + body_sample
     notes: set[str] = set()
@@ -223,14 +234,8 @@ def _recode_8bit_headers(head: bytes, rest: bytes, defects: list[str]) -> tuple[
         return text.encode("utf-8", "replace")
 
     head = _EIGHT_BIT_LINE.sub(recode, head)
-    if part_headers:
-        pieces, position = [], 0
-        for match in part_headers:
-            pieces += [rest[position : match.start()], _EIGHT_BIT_LINE.sub(recode, match.group(0))]
-            position = match.end()
-        rest = b"".join([*pieces, rest[position:]])
     defects.extend(sorted(notes))
-    return head, rest
+    return head
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -243,6 +248,7 @@ def _is_utf8(data: bytes) -> bool:
 
 def parse_message(raw: bytes) -> ParsedMail:
     raw, defects = repair_raw(raw)
+    _declared_in.set(functools.cache(lambda: declared_charsets(raw)))
     message = email.message_from_bytes(raw, policy=POLICY)
     for defect in getattr(message, "defects", []) or []:
         defects.append(type(defect).__name__)
@@ -496,12 +502,24 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
+# The charsets the mail being parsed declares, looked up only when a part's name has raw 8-bit
+# bytes (a GB2312 file name in a mail whose text part says gb2312).
+_declared_in: contextvars.ContextVar[Callable[[], list[str]]] = contextvars.ContextVar(
+    "declared_in", default=list
+)
+
+
 def decode_filename(raw: str | None) -> str | None:
     """A filename from the parameters, with RFC 2047 words decoded even where they are not
-    allowed (inside quoted strings: Outlook and Gmail put them there) and 8-bit bytes guessed."""
+    allowed (inside quoted strings: Outlook and Gmail put them there) and raw 8-bit bytes read
+    with the charsets the mail declares (core/mail/charsets.py `decode_header_bytes`)."""
     if raw is None:
         return None
-    value, _ = recover_8bit_header(raw)
+    if _has_8bit(raw):
+        data = raw.encode("utf-8", errors="surrogateescape")
+        value = decode_header_bytes(data, _declared_in.get()())[0]
+    else:
+        value = raw
     if "=?" in value and "?=" in value:
         value = _decode_unstructured(value, [])
     value = value.encode("utf-8", errors="replace").decode("utf-8")
