@@ -235,6 +235,7 @@ async def release(
                 text=(
                     f"격리된 메일 해제 / released from quarantine: inbound message #{message_id} "
                     f"({message.reason or 'no reason'}) by {actor.email}, {how}"
+                    + (f", requester {requester_email}" if requester_email else "")
                 ),
             )
     return await _get(session, message_id)

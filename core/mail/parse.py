@@ -605,7 +605,8 @@ def _default_name(content_type: str, taken: list[MailPart]) -> str:
     base = _NAME_BY_TYPE.get(content_type) or _NAME_BY_TYPE.get(
         content_type.partition("/")[0], "attachment"
     )
-    ext = _EXTENSION.get(content_type) or mimetypes.guess_extension(content_type) or ".bin"
+    ext = _EXTENSION.get(content_type) or mimetypes.guess_extension(content_type)
+    ext = ext or (".txt" if content_type.startswith("text/") else ".bin")
     names = {p.filename for p in taken}
     name, number = f"{base}{ext}", 1
     while name in names:

@@ -106,6 +106,12 @@ async def test_header_repairs_keep_every_header(session: AsyncSession, ingest: I
     assert (requester.name, requester.email) == ("Vendor Support", "support@vendor.example")
     assert comment.body_text == "Your campus license expires on 31 December.\n"
     assert any("continuation" in d for d in _steps(vendor, "parse")[0]["defects"])
+    # The same mail with bare LF line ends (a Unix mailer, a pasted .eml).
+    bare = (FIXTURES / "unindented-continuation.eml").read_bytes().replace(b"\r\n", b"\n")
+    lf = await ingest(bare.replace(b"<v1@vendor.example>", b"<v1-lf@vendor.example>"))
+    ticket, requester, comment = await _ticket(session, lf)
+    assert ticket.subject == "License renewal for your campus"
+    assert comment.body_text == "Your campus license expires on 31 December.\n"
 
     junk = await _ingest(ingest, "leading-junk-line.eml")
     ticket, requester, comment = await _ticket(session, junk)

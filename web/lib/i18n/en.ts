@@ -347,6 +347,7 @@ export const en: Record<MessageKey, string> = {
   "mail.envelope": "Envelope",
   "mail.raw": "Download raw (.eml)",
   "mail.release": "Release to a ticket",
+  "mail.releaseRequester": "Requester email (when the sender's address is unusable)",
   "mail.releaseTo": "Existing ticket ID (empty: a new ticket)",
   "mail.reprocess": "Reprocess",
   "mail.discard": "Discard",

@@ -346,6 +346,7 @@ export const ko = {
   "mail.envelope": "봉투 정보",
   "mail.raw": "원본 다운로드 (.eml)",
   "mail.release": "티켓으로 보내기",
+  "mail.releaseRequester": "요청자 이메일 (보낸 사람 주소를 쓸 수 없을 때)",
   "mail.releaseTo": "기존 티켓 ID (비우면 새 티켓)",
   "mail.reprocess": "다시 처리",
   "mail.discard": "폐기",

@@ -42,6 +42,7 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
   const toast = useToast();
   const [busy, setBusy] = useState(false);
   const [ticketId, setTicketId] = useState("");
+  const [requester, setRequester] = useState("");
   const [mode, setMode] = useState<ReleaseMode>("as_claimed");
   const path = { params: { path: { message_id: inboundId } } };
   const msg = useQuery(`inbound-${inboundId}`, () => unwrap(api().GET("/api/v1/admin/inbound/{message_id}", path)));
@@ -54,7 +55,11 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
         await unwrap(
           api().POST("/api/v1/admin/inbound/{message_id}/release", {
             ...path,
-            body: { ticket_id: ticketId.trim() ? Number(ticketId) : null, mode },
+            body: {
+              ticket_id: ticketId.trim() ? Number(ticketId) : null,
+              mode,
+              requester_email: requester.trim() || null,
+            },
           }),
         );
       } else if (action === "reprocess") {
@@ -116,6 +121,10 @@ export function InboundDetailView({ inboundId }: { inboundId: number }) {
           <label className="text-sm">
             <span className="mb-1 block text-slate-700">{t("mail.releaseTo")}</span>
             <Input inputMode="numeric" pattern="[0-9]*" value={ticketId} onChange={(e) => setTicketId(e.target.value)} className="w-40 py-1.5" data-testid="release-ticket" />
+          </label>
+          <label className="text-sm">
+            <span className="mb-1 block text-slate-700">{t("mail.releaseRequester")}</span>
+            <Input type="email" value={requester} onChange={(e) => setRequester(e.target.value)} className="w-56 py-1.5" data-testid="release-requester" />
           </label>
           <Button type="submit" variant="primary" disabled={busy || !releasable} data-testid="release">
             {t("mail.release")}
