@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -95,3 +96,18 @@ async def driver_execute(session: AsyncSession, statement: str, params: Any = No
     """Run one statement on `session`'s psycopg connection (see driver_connection); the cursor.
     `statement` uses psycopg's placeholders (`%s`, `%(name)s`)."""
     return await (await driver_connection(session)).execute(statement, params)
+
+
+async def connect_autocommit(
+    engine: AsyncEngine, *, application_name: str, options: str = ""
+) -> psycopg.AsyncConnection[Any]:
+    """A psycopg connection of its own, outside the pool, in autocommit: for a process's small
+    writes that must not wait for (or hold locks through) anybody's transaction."""
+    url = engine.url.set(drivername="postgresql")
+    return await psycopg.AsyncConnection.connect(
+        url.render_as_string(hide_password=False),
+        autocommit=True,
+        application_name=application_name,
+        options=options,
+        connect_timeout=5,
+    )

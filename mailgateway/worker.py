@@ -45,13 +45,10 @@ class LimitCounter:
         async with self._lock:
             try:
                 if self._conn is None:
-                    url = db.get_engine().url.set(drivername="postgresql")
-                    self._conn = await psycopg.AsyncConnection.connect(
-                        url.render_as_string(hide_password=False),
-                        autocommit=True,
+                    self._conn = await db.connect_autocommit(
+                        db.get_engine(),
                         application_name="servicedesk-mail-limits",
                         options="-c synchronous_commit=off",
-                        connect_timeout=5,
                     )
                 return await limits.take(self._conn, keys)
             except Exception:

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core import db
 from core.errors import NotFound
 from core.outbox import compose, repository
 from core.outbox import render as rendering
@@ -258,13 +259,10 @@ class HandOverMarks:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None:
-            url = self.engine.url.set(drivername="postgresql")
-            self._conn = await psycopg.AsyncConnection.connect(
-                url.render_as_string(hide_password=False),
-                autocommit=True,
+            self._conn = await db.connect_autocommit(
+                self.engine,
                 application_name="servicedesk-mailsender-marks",
                 options="-c synchronous_commit=off",
-                connect_timeout=5,
             )
         return self._conn
 
