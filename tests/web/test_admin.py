@@ -250,3 +250,39 @@ def test_sla_policy_made_in_admin_drives_the_ticket_countdown(new_page, system) 
     expect(countdowns.first).to_contain_text("첫 응답")
     expect(countdowns.first).to_contain_text(re.compile("남음|초과"))
     screenshot(agent, "agent-ticket-sla")
+
+
+def test_admin_reads_decoding_notes_and_names_the_requester_of_a_senderless_mail(
+    new_page, system
+) -> None:
+    """Issue #16: what the parser guessed and mended is in the mail log, in Korean; a mail whose
+    sender is unusable (root@localhost) is released with a requester the admin names."""
+    import smtplib
+
+    marker = uuid.uuid4().hex[:8]
+    raw = (
+        b"From: root@localhost\r\nTo: " + HELP_ADDRESS.encode() + b"\r\n"
+        b"X-Tracking: id=1;campaign=renewal;\r\nregion=apac\r\n"
+        b"Subject: " + "打印机无法使用".encode("gb2312") + b" " + marker.encode() + b"\r\n"
+        b"Message-ID: <" + marker.encode() + b"@server>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + "三楼的打印机不能打印。\r\n".encode("gb2312")
+    )
+    with smtplib.SMTP("127.0.0.1", system.smtp_port, timeout=30) as smtp:
+        smtp.sendmail("", [HELP_ADDRESS], raw)
+    [held] = wait_quarantined(system, marker)
+
+    page = new_page()
+    sign_in(page, ADMIN)
+    page.goto(f"/admin/mail/{held['id']}")
+    notes = page.get_by_test_id("parse-notes")
+    expect(notes).to_contain_text("들여쓰기 없는 헤더 이어짐 줄을 복구했습니다")
+    expect(notes).to_contain_text("메일이 선언한 gb18030")
+    page.get_by_test_id("release-requester").fill("printer.owner@univ.ac.kr")
+    page.get_by_test_id("release").click()
+    expect(page.locator("main")).to_contain_text(re.compile("처리됨"), timeout=30_000)
+    page.locator("main").get_by_role("link", name=re.compile(r"^#\d+")).click()
+    page.wait_for_url(re.compile(r"/tickets/\d+$"))
+    expect(page.locator("main")).to_contain_text(f"打印机无法使用 {marker}")
+    expect(page.locator("main")).to_contain_text("printer.owner")
+    screenshot(page, "admin-decoding-notes-release")
