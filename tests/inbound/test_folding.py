@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fold import figures, load_cases, run
 from core.mail.quotes import find_quote_start
+from tests.inbound.fold_scoring import figures, load_cases, run
 
 CASES = load_cases()
 
