@@ -26,6 +26,11 @@ class NetworkListError(ValueError):
 
 def parse_networks(value: str, *, setting: str) -> list[IPNetwork]:
     """`10.0.0.0/8, 192.0.2.7` -> networks; raises NetworkListError naming the bad entry."""
+    return list(_parse_networks(value, setting))
+
+
+@lru_cache(maxsize=32)  # the pipeline asks for the trusted relays once per mail
+def _parse_networks(value: str, setting: str) -> tuple[IPNetwork, ...]:
     networks: list[IPNetwork] = []
     for entry in (e.strip() for e in value.split(",")):
         if not entry:
@@ -36,7 +41,7 @@ def parse_networks(value: str, *, setting: str) -> list[IPNetwork]:
             raise NetworkListError(
                 f"{setting}: {entry!r} is not an IP address or CIDR network (e.g. 10.1.0.0/16)"
             ) from None
-    return networks
+    return tuple(networks)
 
 
 def normalise_database_url(url: str) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core import db
+from core.auth import repository as counters_repo
 from core.config import Settings
 from core.inbound import limits, repository
 from core.inbound.service import ReceivedMail
@@ -83,7 +84,7 @@ class PeerCounts:
         slot = (key, limits.window_start(limits.PEER_WINDOW))
         if slot not in self._shared:
             async with db.session_scope() as session:
-                self._shared[slot] = await repository.read_counter(
+                self._shared[slot] = await counters_repo.read_counter(
                     session, key=slot[0], window_start=slot[1]
                 )
         self._pending[slot] = self._pending.get(slot, 0) + 1
@@ -136,9 +137,7 @@ class PeerPolicy:
 
 
 def _peer_address(peer: Any) -> trust.IPAddress | None:
-    if isinstance(peer, tuple) and peer:
-        return trust.peer_ip(f"{peer[0]}:0")
-    return None
+    return trust.ip_of(str(peer[0])) if isinstance(peer, tuple) and peer else None
 
 
 class ByteBudget:

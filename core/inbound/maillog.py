@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings, get_settings
 from core.errors import Conflict, CoreError, Invalid, NotFound, Unavailable
 from core.inbound import pipeline, repository, service
+from core.mail import trust
 from core.mail.parse import POLICY, headers_for_display
 from core.models import InboundMessage, InboundStatus, User
 from core.tickets import repository as tickets_repo
@@ -37,7 +38,6 @@ from core.tickets import service as tickets
 MAX_LIMIT = 200
 MAX_BULK = 500
 RELEASE_MODES = ("as_claimed", "plain")
-TRUST_LEVELS = ("token", "verified", "unverified", "failed")
 FINAL = (InboundStatus.processed, InboundStatus.ignored, InboundStatus.quarantined)
 
 
@@ -78,7 +78,7 @@ async def list_messages(
     """Newest first; `cursor` is the `next_cursor` of the previous page (keyset on id)."""
     if status is not None and status not in {s.value for s in InboundStatus}:
         raise Invalid(f"unknown status {status!r}")
-    if trust_level is not None and trust_level not in TRUST_LEVELS:
+    if trust_level is not None and trust_level not in trust.LEVELS:
         raise Invalid(f"unknown trust level {trust_level!r}")
     limit = max(1, min(limit, MAX_LIMIT))
     rows = await repository.list_messages(
@@ -161,7 +161,7 @@ async def _run(
             release_to=release_to,
             release_new=release_new,
             release_plain=release_plain,
-            release_by=actor if (release_new or release_to is not None) else None,
+            release_by=actor if action == "release" else None,
             release_requester=requester_email,
         )
     except CoreError:

@@ -414,9 +414,7 @@ async def thread(ctx: Context) -> None:
     if ctx.release_to is not None:
         ctx.ticket = await tickets_repo.get_ticket(session, ctx.release_to)
         ctx.thread_via = "released onto ticket"
-    elif ctx.release_new:
-        pass
-    else:
+    elif not ctx.release_new:
         await _thread_by_token(ctx)
         if ctx.ticket is None:
             await _thread_by_references(ctx, mail)

@@ -409,13 +409,3 @@ async def bump_counters(
         },
     )
     return {(key, window): int(count) for key, window, count in await cursor.fetchall()}
-
-
-async def read_counter(session: AsyncSession, *, key: str, window_start: datetime) -> int:
-    cursor = await db.driver_execute(
-        session,
-        "SELECT count FROM rate_limit_counters WHERE key = %s AND window_start = %s",
-        (key, window_start),
-    )
-    row = await cursor.fetchone()
-    return int(row[0]) if row else 0

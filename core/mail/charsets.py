@@ -295,11 +295,16 @@ def relabel_header(value: str) -> str:
     return value
 
 
+def has_raw_bytes(value: str) -> bool:
+    """Raw 8-bit bytes come out of the bytes parser as surrogate escapes."""
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
 def recover_8bit_header(value: str) -> tuple[str, bool]:
     """Header values with raw 8-bit bytes come out of the bytes parser as surrogate escapes;
     decode those bytes as undeclared text (parse_message has already turned raw headers into
     UTF-8 with the message's declared charsets). Returns (value, changed)."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not has_raw_bytes(value):
         return value, False
     raw = value.encode("utf-8", errors="surrogateescape")
     text, _ = decode_bytes(raw, None)

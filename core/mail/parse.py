@@ -32,6 +32,7 @@ from email.policy import EmailPolicy
 from core.mail.charsets import (
     decode_bytes,
     decode_header_bytes,
+    has_raw_bytes,
     recover_8bit_header,
     relabel_header,
 )
@@ -53,14 +54,14 @@ class _MailPolicy(EmailPolicy):
     def header_fetch_parse(self, name, value):  # type: ignore[no-untyped-def]
         if hasattr(value, "name"):
             return value
-        if len(value) > MAX_CACHED_HEADER_CHARS or _has_8bit(value):
+        if len(value) > MAX_CACHED_HEADER_CHARS or has_raw_bytes(value):
             # Raw 8-bit bytes are read with the charsets this mail declares: not shareable.
             return self._parse_header(name, value)
         return _cached_header(name, value)
 
     def _parse_header(self, name, value):  # type: ignore[no-untyped-def]
         value = relabel_header(value)
-        if _has_8bit(value):
+        if has_raw_bytes(value):
             data = value.encode("utf-8", errors="surrogateescape")
             value = decode_header_bytes(data, _declared_in.get()())[0]
         return super().header_fetch_parse(name, value)
@@ -86,11 +87,6 @@ class _HeaderClasses(HeaderRegistry):
 
 
 MAX_CACHED_HEADER_CHARS = 1000
-
-
-def _has_8bit(value: str) -> bool:
-    """Raw 8-bit bytes come out of the bytes parser as surrogate escapes."""
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
 POLICY = _MailPolicy(header_factory=_HeaderClasses())
@@ -515,7 +511,7 @@ def decode_filename(raw: str | None) -> str | None:
     with the charsets the mail declares (core/mail/charsets.py `decode_header_bytes`)."""
     if raw is None:
         return None
-    if _has_8bit(raw):
+    if has_raw_bytes(raw):
         data = raw.encode("utf-8", errors="surrogateescape")
         value = decode_header_bytes(data, _declared_in.get()())[0]
     else:

@@ -41,6 +41,8 @@ from core.config import IPNetwork
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # The relay's own verdict is only read from this many A-R headers (a mail can carry hundreds).
+# What can be proven about a sender, most first (core/inbound/pipeline.py `Context.trust_level`).
+LEVELS = ("token", "verified", "unverified", "failed")
 MAX_AUTHRES_HEADERS = 50
 _POLICY_IN_COMMENT = re.compile(r"\b(?:p|policy)\s*=\s*(none|quarantine|reject)\b", re.I)
 # The dmarc clause of a header, up to the next `;` (authres drops the comments it is written in).
@@ -53,7 +55,11 @@ def peer_ip(peer: str | None) -> IPAddress | None:
     """The address part of a stored peer (`192.0.2.7:51234`, `::1:51234`), or None."""
     if not peer:
         return None
-    host = peer.rpartition(":")[0] if ":" in peer else peer
+    return ip_of(peer.rpartition(":")[0] if ":" in peer else peer)
+
+
+def ip_of(host: str) -> IPAddress | None:
+    """`host` as an address (an IPv4-mapped IPv6 address as its IPv4 one), or None."""
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
