@@ -191,7 +191,11 @@ def looks_korean(text: str) -> bool:
     return letters > 0 and len(_HANGUL.findall(text)) >= 0.9 * letters
 
 
-@lru_cache(maxsize=256)
+# What charset detection reads of a body: enough to tell, and a bound on its time and on what the
+# cache below keeps (a 25 MB undeclared body must not stay in memory as a cache key).
+GUESS_SAMPLE_BYTES = 64 * 1024
+
+
 def guess_charset(data: bytes) -> tuple[str | None, str]:
     """The codec undeclared bytes most likely are in, and how that was decided."""
     try:
@@ -199,21 +203,31 @@ def guess_charset(data: bytes) -> tuple[str | None, str]:
         return "utf-8", "valid UTF-8"
     except UnicodeDecodeError:
         pass
-    try:
-        if looks_korean(data.decode("cp949")):
-            return "cp949", "reads as Korean"
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data, cp_isolation=_candidates(data)).best()
-    if best is not None:
-        codec = resolve_charset(best.encoding)
-        if codec is not None:
-            return codec, "guessed by charset-normalizer"
+    sample = data[:GUESS_SAMPLE_BYTES]
+    guessed = _guess_from_sample(sample, whole=len(sample) == len(data))
+    if guessed is not None:
+        return guessed
     try:
         data.decode("cp949")
         return "cp949", "decodes as CP949"
     except UnicodeDecodeError:
         return None, "no charset decodes it"
+
+
+@lru_cache(maxsize=64)  # the header pass asks about the same mail-wide sample once per line
+def _guess_from_sample(sample: bytes, *, whole: bool) -> tuple[str, str] | None:
+    try:
+        # A cut sample may end inside a character: only that one is replaced.
+        if looks_korean(sample.decode("cp949", "strict" if whole else "replace")):
+            return "cp949", "reads as Korean"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(sample, cp_isolation=_candidates(sample)).best()
+    if best is not None:
+        codec = resolve_charset(best.encoding)
+        if codec is not None:
+            return codec, "guessed by charset-normalizer"
+    return None
 
 
 # Where undeclared 8-bit text comes from in mail: Latin text has its 8-bit letters alone between

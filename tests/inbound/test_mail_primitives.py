@@ -138,3 +138,15 @@ def test_delay_notices_are_not_permanent_bounces() -> None:
     bounce = detect_bounce(parse_message(raw), envelope_sender="")
     assert bounce is not None and not bounce.permanent
     assert [r.address for r in bounce.recipients] == ["slow@univ.ac.kr"]
+
+
+def test_a_large_undeclared_body_is_guessed_from_a_sample() -> None:
+    """Charset detection reads a bounded sample of a big undeclared body (a stranger's 4 MB
+    KOI8-R mail), and the whole body is still decoded with what it found."""
+    from core.mail.charsets import GUESS_SAMPLE_BYTES, decode_bytes
+
+    body = ("Проблема с принтером в лаборатории. " * 120_000).encode("koi8-r")
+    assert len(body) > 10 * GUESS_SAMPLE_BYTES
+    text, note = decode_bytes(body, None)
+    assert note is not None and "koi8-r" in note
+    assert text == body.decode("koi8-r")
